@@ -1,0 +1,82 @@
+import type { DestinationBlock, PluginBlock, SovConfig } from "./config/load.js";
+import { ConfigError } from "./errors.js";
+import { createStageHooks } from "./hooks.js";
+import { applyPlugin, loadPlugin, validatePluginOptions } from "./loader.js";
+import type { Logger } from "./log.js";
+import type { ArchiveSource, Compressor, Destination, Encryptor, RunInfo, Stage, StageHooks } from "./plugin.js";
+
+/** A config turned into live stage objects, ready to run; building it reads no source data. */
+export interface Chain {
+  readonly config: SovConfig;
+  readonly hooks: StageHooks;
+  readonly source: ArchiveSource;
+  readonly compressor: Compressor | null;
+  readonly encryptor: Encryptor;
+  readonly destinations: ReadonlyArray<{ readonly block: DestinationBlock; readonly destination: Destination }>;
+  /** `plugin name <- where it was loaded from` for each stage, for `sov list`. */
+  readonly plugins: ReadonlyArray<{ stage: Stage; instance: string; name: string; from: string }>;
+}
+
+/**
+ * Loads, checks and applies every plugin the config names (only the selected destinations),
+ * then asks each stage hook for its product. Every problem here is a config problem: exit 2,
+ * before the lock, before any hook or source is touched.
+ */
+export async function buildChain(config: SovConfig, selected: readonly DestinationBlock[], run: RunInfo, log: Logger): Promise<Chain> {
+  const hooks = createStageHooks();
+  const plugins: Array<{ stage: Stage; instance: string; name: string; from: string }> = [];
+
+  const use = async (stage: Exclude<Stage, "preHook" | "prune">, block: PluginBlock, instance: string) => {
+    const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
+    const options = validatePluginOptions(plugin, block, config.document);
+    applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance) });
+    plugins.push({ stage, instance, name: plugin.name, from });
+  };
+
+  await use("source", config.source, "source");
+  if (config.compress) await use("compress", config.compress, "compress");
+  await use("encrypt", config.encrypt, "encrypt");
+  for (const block of selected) await use("destination", block, block.name);
+
+  requireTaps(hooks, "source", 1, 1);
+  requireTaps(hooks, "compress", 0, 1);
+  requireTaps(hooks, "encrypt", 1, 1);
+
+  const source = await hooks.source.promise(run);
+  if (!source) throw new ConfigError("the source plugin provided no source");
+  const compressor = config.compress ? (await hooks.compress.promise(run)) ?? null : null;
+  if (config.compress && !compressor) throw new ConfigError("the compress plugin provided no compressor");
+  const encryptor = await hooks.encrypt.promise(run);
+  if (!encryptor) throw new ConfigError("the encrypt plugin provided no encryptor: sov never writes plaintext archives");
+
+  const collected: Destination[] = [];
+  await hooks.destination.promise({ add: (d) => void collected.push(d) }, run);
+  const destinations = selected.map((block) => {
+    const destination = collected.find((d) => d.name === block.name);
+    if (!destination) throw new ConfigError(`destination ${block.name}: its plugin added no destination named '${block.name}'`);
+    return { block, destination };
+  });
+  if (destinations.length === 0) throw new ConfigError("no destination selected");
+  return { config, hooks, source, compressor, encryptor, destinations, plugins };
+}
+
+function requireTaps(hooks: StageHooks, stage: "source" | "compress" | "encrypt", min: number, max: number): void {
+  const count = hooks[stage].taps.length;
+  if (count < min || count > max) {
+    const want = min === max ? `exactly ${min}` : `${min} to ${max}`;
+    throw new ConfigError(`the ${stage} stage needs ${want} plugin(s), ${count} tapped it`);
+  }
+}
+
+/** Picks destinations by `--target`: v0.1 names (`local`, `usb`, `both`) or names from the config. */
+export function selectDestinations(config: SovConfig, targets: readonly string[] | undefined): DestinationBlock[] {
+  if (!targets || targets.length === 0) return [...config.destinations];
+  const wanted = new Set(targets.flatMap((t) => (t === "both" || t === "all" ? config.destinations.map((d) => d.name) : [t])));
+  for (const name of wanted) {
+    if (!config.destinations.some((d) => d.name === name)) {
+      const known = config.destinations.map((d) => d.name).join(", ");
+      throw new ConfigError(`--target ${name}: no such destination in ${config.file} (configured: ${known})`);
+    }
+  }
+  return config.destinations.filter((d) => wanted.has(d.name));
+}

@@ -1,0 +1,241 @@
+import { hostname } from "node:os";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { cosmiconfig } from "cosmiconfig";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { compileSchema, validateOrThrow } from "./ajv.js";
+import { V01_KNOWN_KEYS, V01_SCHEMA, V2_SCHEMA } from "./schema.js";
+import { formatPath, YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
+
+export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
+
+/** One stage's plugin as the config chose it. */
+export interface PluginBlock {
+  /** As written: a built-in short name (`zstd`), an npm package name, or an absolute path. */
+  readonly plugin: string;
+  readonly options: Record<string, unknown>;
+  /** Where option `key` is in the YAML, for error messages. */
+  locate(key: ConfigPath): ConfigPath;
+}
+
+export interface RetentionPolicy {
+  /** Remove this host's archives older than this many days; 0 keeps everything. */
+  readonly days: number;
+}
+
+export interface DestinationBlock extends PluginBlock {
+  readonly name: string;
+  readonly retention: RetentionPolicy;
+}
+
+export interface SovConfig {
+  readonly file: string;
+  readonly dir: string;
+  readonly format: "v0.1" | "v2";
+  readonly host: string;
+  readonly source: PluginBlock;
+  /** Null means no compression (`compressor: none`): archives are `.tar.age`. */
+  readonly compress: PluginBlock | null;
+  readonly encrypt: PluginBlock;
+  readonly destinations: readonly DestinationBlock[];
+  readonly hooks: { readonly pre: string | null; readonly post: string | null };
+  /** Informational (the systemd timer's settings); a run never acts on it. */
+  readonly schedule: Readonly<Record<string, unknown>>;
+  readonly document: YamlConfigDocument;
+}
+
+export interface LoadConfigOptions {
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+}
+
+export function shortHostname(): string {
+  return hostname().split(".")[0] || "localhost";
+}
+
+/**
+ * Finds and reads the config: `--config PATH`, else `<dir>/<hostname -s>.yaml`, else
+ * `<dir>/config.yaml`, where `<dir>` is `$SOVEREIGN_BACKUP_CONFIG_DIR` or /etc/sovereign-backup.
+ */
+export async function loadConfig(opts: LoadConfigOptions): Promise<SovConfig> {
+  const env = opts.env ?? process.env;
+  const dir = resolve(env.SOVEREIGN_BACKUP_CONFIG_DIR || DEFAULT_CONFIG_DIR);
+  const host = shortHostname();
+  const explorer = createExplorer([`${host}.yaml`, "config.yaml"]);
+  let result: { filepath: string; config?: unknown } | null;
+  try {
+    result = opts.configPath ? await explorer.load(resolve(opts.configPath)) : await explorer.search(dir);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOENT" || e.code === "EACCES" || e.code === "EISDIR") {
+      throw new ConfigError(`cannot read config ${opts.configPath}: ${e.code}`);
+    }
+    throw new ConfigError(`cannot read config: ${e.message}`);
+  }
+  if (!result) {
+    throw new ConfigError(`no config found: looked for ${dir}/${host}.yaml and ${dir}/config.yaml (use --config PATH)`);
+  }
+  const document = result.config as YamlConfigDocument | undefined;
+  if (!document) throw new ConfigError(`${result.filepath}: the config file is empty`);
+  return interpretConfig(document, opts.log);
+}
+
+/** Reads a config from text, for tests and for the embedded demo. */
+export function parseConfigText(file: string, text: string, log: Logger): SovConfig {
+  return interpretConfig(YamlConfigDocument.parse(file, text), log);
+}
+
+/**
+ * cosmiconfig looks for a "meta config" (`package.json`, `.config/config.js`, ...) in the
+ * current directory when it is created and would run JavaScript found there. sov runs as root
+ * from wherever an operator happens to stand, so the explorer is built with `/` as the current
+ * directory and every loader but YAML refuses.
+ */
+function createExplorer(searchPlaces: string[]) {
+  const refuse = (file: string) => {
+    throw new ConfigError(`${file}: sov reads YAML configs only (.yaml, .yml)`);
+  };
+  const yamlLoader = (file: string, text: string) => YamlConfigDocument.parse(file, text);
+  const previous = process.cwd();
+  process.chdir("/");
+  try {
+    return cosmiconfig("sovereign-backup", {
+      searchPlaces,
+      searchStrategy: "none",
+      cache: false,
+      loaders: {
+        ".yaml": yamlLoader,
+        ".yml": yamlLoader,
+        noExt: yamlLoader,
+        ".json": refuse,
+        ".js": refuse,
+        ".mjs": refuse,
+        ".cjs": refuse,
+        ".ts": refuse,
+      },
+    });
+  } finally {
+    process.chdir(previous);
+  }
+}
+
+const validateV01 = compileSchema(V01_SCHEMA, { coerce: true });
+const validateV2 = compileSchema(V2_SCHEMA);
+
+function interpretConfig(doc: YamlConfigDocument, log: Logger): SovConfig {
+  const data = doc.data;
+  if (data === null || data === undefined) throw new ConfigError(`${doc.file}: the config file is empty`);
+  if (typeof data !== "object" || Array.isArray(data)) throw doc.error([], "the config must be a mapping of keys to values");
+  const isV2 = Object.hasOwn(data, "version");
+  return isV2 ? interpretV2(doc, data as Record<string, unknown>) : interpretV01(doc, data as Record<string, unknown>, log);
+}
+
+const identity = (p: ConfigPath) => p;
+
+function block(plugin: string, options: Record<string, unknown>, locate: (key: ConfigPath) => ConfigPath): PluginBlock {
+  return { plugin, options, locate };
+}
+
+function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log: Logger): SovConfig {
+  warnUnknownV01Keys(doc, raw, log);
+  const known = Object.fromEntries(Object.entries(raw).filter(([k]) => k in V01_KNOWN_KEYS));
+  validateOrThrow(validateV01, known, doc, identity);
+  const c = known as {
+    host?: string;
+    sources: string[];
+    exclusions?: string[] | null;
+    destinations: { local?: string | null; usb_label?: string | null; usb_subdir?: string | null };
+    retention?: { local_days?: number; usb_days?: number } | null;
+    age_recipient: string;
+    compressor?: string;
+    pre_hook?: string | null;
+    post_hook?: string | null;
+    schedule?: Record<string, unknown> | null;
+  };
+  const dir = dirname(doc.file);
+  const destinations: DestinationBlock[] = [];
+  if (c.destinations.local) {
+    destinations.push({
+      ...block("local", { path: c.destinations.local }, () => ["destinations", "local"]),
+      name: "local",
+      retention: { days: c.retention?.local_days ?? 0 },
+    });
+  }
+  if (c.destinations.usb_label) {
+    const options: Record<string, unknown> = { label: c.destinations.usb_label };
+    if (c.destinations.usb_subdir) options.subdir = c.destinations.usb_subdir;
+    destinations.push({
+      ...block("usb", options, (key) => ["destinations", key[0] === "subdir" ? "usb_subdir" : "usb_label"]),
+      name: "usb",
+      retention: { days: c.retention?.usb_days ?? 0 },
+    });
+  }
+  if (destinations.length === 0) throw doc.error(["destinations"], "configure at least one of local or usb_label");
+  const compressor = c.compressor ?? "auto";
+  const compressPlugin = { auto: "zstd", zstd: "zstd", lz4: "lz4", gzip: "gzip", pigz: "gzip", none: null }[compressor] ?? null;
+  return {
+    file: doc.file,
+    dir,
+    format: "v0.1",
+    host: c.host ?? shortHostname(),
+    source: block("fs", { paths: c.sources, exclude: c.exclusions ?? [] }, (key) => [key[0] === "exclude" ? "exclusions" : "sources", ...key.slice(1)]),
+    compress: compressPlugin ? block(compressPlugin, {}, () => ["compressor"]) : null,
+    encrypt: block("age", { recipients_file: resolveFrom(dir, c.age_recipient) }, () => ["age_recipient"]),
+    destinations,
+    hooks: { pre: c.pre_hook || null, post: c.post_hook || null },
+    schedule: c.schedule ?? {},
+    document: doc,
+  };
+}
+
+function warnUnknownV01Keys(doc: YamlConfigDocument, raw: Record<string, unknown>, log: Logger): void {
+  for (const [key, value] of Object.entries(raw)) {
+    const known = V01_KNOWN_KEYS[key];
+    if (!known) {
+      log.warn(`${doc.where([key])}: unknown key '${key}' ignored`);
+    } else if (Array.isArray(known) && value && typeof value === "object" && !Array.isArray(value)) {
+      for (const sub of Object.keys(value)) {
+        if (!known.includes(sub)) log.warn(`${doc.where([key, sub])}: unknown key '${key}.${sub}' ignored`);
+      }
+    }
+  }
+}
+
+function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): SovConfig {
+  validateOrThrow(validateV2, raw, doc, identity);
+  const dir = dirname(doc.file);
+  const stage = (key: string, value: unknown, fallback: string): PluginBlock => {
+    const { plugin, ...options } = (value ?? {}) as Record<string, unknown>;
+    return block(typeof plugin === "string" ? plugin : fallback, options, (k) => [key, ...k]);
+  };
+  const names = new Set<string>();
+  const destinations = (raw.destinations as Array<Record<string, unknown>>).map((d, i): DestinationBlock => {
+    const { plugin, name, retention, ...options } = d as { plugin: string; name?: string; retention?: { days?: number } };
+    const destName = name ?? plugin.replace(/^.*[/]/, "").replace(/^sov-plugin-dest-|^dest-/, "").toLowerCase();
+    if (names.has(destName)) throw doc.error(["destinations", i, "name"], `destination name '${destName}' is used twice; give each a distinct name`);
+    names.add(destName);
+    return { ...block(plugin, options, (k) => ["destinations", i, ...k]), name: destName, retention: { days: retention?.days ?? 0 } };
+  });
+  const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null };
+  return {
+    file: doc.file,
+    dir,
+    format: "v2",
+    host: (raw.host as string | undefined) ?? shortHostname(),
+    source: stage("source", raw.source, "fs"),
+    compress: raw.compress === "none" || raw.compress === null ? null : stage("compress", raw.compress, "zstd"),
+    encrypt: stage("encrypt", raw.encrypt, "age"),
+    destinations,
+    hooks: { pre: hooks.pre || null, post: hooks.post || null },
+    schedule: (raw.schedule as Record<string, unknown> | undefined) ?? {},
+    document: doc,
+  };
+}
+
+function resolveFrom(dir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(dir, path);
+}
+
+export { formatPath };

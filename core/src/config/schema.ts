@@ -1,0 +1,95 @@
+/** JSON schemas for both config formats; plugin options are checked by each plugin's own schema. */
+
+const HOST = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$", maxLength: 253 };
+const PATH_OR_EMPTY = { type: ["string", "null"] };
+
+export const RETENTION_SCHEMA = {
+  type: "object",
+  properties: {
+    days: { type: "integer", minimum: 0 },
+  },
+  additionalProperties: false,
+};
+
+/** The bash tool's format; `coerceTypes` accepts its quoted numbers (`local_days: "14"`). */
+export const V01_SCHEMA = {
+  type: "object",
+  required: ["sources", "destinations", "age_recipient"],
+  properties: {
+    host: HOST,
+    sources: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+    exclusions: { type: ["array", "null"], items: { type: "string", minLength: 1 } },
+    destinations: {
+      type: "object",
+      properties: {
+        local: PATH_OR_EMPTY,
+        usb_label: PATH_OR_EMPTY,
+        usb_subdir: PATH_OR_EMPTY,
+      },
+    },
+    retention: {
+      type: ["object", "null"],
+      properties: {
+        local_days: { type: "integer", minimum: 0 },
+        usb_days: { type: "integer", minimum: 0 },
+      },
+    },
+    age_recipient: { type: "string", minLength: 1 },
+    compressor: { enum: ["auto", "zstd", "lz4", "gzip", "pigz", "none"] },
+    pre_hook: PATH_OR_EMPTY,
+    post_hook: PATH_OR_EMPTY,
+    schedule: { type: ["object", "null"] },
+  },
+} as const;
+
+/** Keys the bash tool knew; anything else in a v0.1 file is warned about and ignored. */
+export const V01_KNOWN_KEYS: Record<string, readonly string[] | true> = {
+  host: true,
+  sources: true,
+  exclusions: true,
+  destinations: ["local", "usb_label", "usb_subdir"],
+  retention: ["local_days", "usb_days"],
+  age_recipient: true,
+  compressor: true,
+  pre_hook: true,
+  post_hook: true,
+  schedule: true,
+};
+
+const STAGE_BLOCK = {
+  type: "object",
+  properties: { plugin: { type: "string", minLength: 1 } },
+};
+
+/** The sov format: `version: 2`, an explicit chain of plugins. Unknown keys are errors here. */
+export const V2_SCHEMA = {
+  type: "object",
+  required: ["version", "source", "encrypt", "destinations"],
+  properties: {
+    version: { const: 2 },
+    host: HOST,
+    source: STAGE_BLOCK,
+    compress: { anyOf: [STAGE_BLOCK, { const: "none" }, { type: "null" }] },
+    encrypt: STAGE_BLOCK,
+    destinations: {
+      type: "array",
+      minItems: 1,
+      items: {
+        type: "object",
+        required: ["plugin"],
+        properties: {
+          name: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]*$", maxLength: 64 },
+          plugin: { type: "string", minLength: 1 },
+          retention: RETENTION_SCHEMA,
+        },
+      },
+    },
+    hooks: {
+      type: "object",
+      properties: { pre: PATH_OR_EMPTY, post: PATH_OR_EMPTY },
+      additionalProperties: false,
+    },
+    schedule: { type: ["object", "null"] },
+  },
+  additionalProperties: false,
+} as const;

@@ -1,0 +1,36 @@
+/**
+ * @sov/core's public API: the plugin contract, the hook points, the staged-write interface and
+ * the helpers a plugin may build on. Plugins import only from here.
+ */
+export type {
+  ArchiveDecoder,
+  ArchiveRef,
+  ArchiveSource,
+  Compressor,
+  DecodeContext,
+  Destination,
+  DestinationCollector,
+  Encryptor,
+  OptionsSchema,
+  PluginContext,
+  PruneInfo,
+  RunInfo,
+  SourceStats,
+  SovPlugin,
+  Stage,
+  StagedWrite,
+  StageHooks,
+} from "./plugin.js";
+export { definePlugin } from "./plugin.js";
+export { ConfigError, ExitCode, LockHeldError, RunError, SovError } from "./errors.js";
+export type { Logger } from "./log.js";
+export { createLogger, silentLogger } from "./log.js";
+export { DirectoryStore, syncDirectory } from "./staging.js";
+export { archiveName, compareArchiveNames, formatStamp, parseArchiveName, type ParsedArchiveName } from "./archive-name.js";
+export { checkTrustedFile, checkTrustedDirectory } from "./trusted-path.js";
+export { createStageHooks, PluginHookError } from "./hooks.js";
+export { loadConfig, parseConfigText, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
+export { runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
+export { buildChain, selectDestinations, type Chain } from "./chain.js";
+export { BUILTIN_PLUGINS, loadPlugin } from "./loader.js";
+export { main } from "./cli.js";

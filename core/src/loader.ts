@@ -1,0 +1,108 @@
+import { createRequire } from "node:module";
+import { isAbsolute, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ValidateFunction } from "ajv";
+import { compileSchema, validateOrThrow } from "./config/ajv.js";
+import type { PluginBlock } from "./config/load.js";
+import type { YamlConfigDocument } from "./config/yaml-document.js";
+import { ConfigError, errorMessage } from "./errors.js";
+import type { PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
+import { checkTrustedFile } from "./trusted-path.js";
+
+/** Short names for the plugins sov ships. They resolve exactly like any third-party package. */
+export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = Object.freeze({
+  fs: "@sov/source-fs",
+  zstd: "@sov/compress-zstd",
+  lz4: "@sov/compress-lz4",
+  gzip: "@sov/compress-gzip",
+  age: "@sov/encrypt-age",
+  local: "@sov/dest-local",
+  usb: "@sov/dest-usb",
+});
+
+export interface LoadedPlugin {
+  readonly plugin: SovPlugin;
+  /** Where it came from: a package name or an absolute path. */
+  readonly from: string;
+}
+
+/**
+ * Resolves a plugin named in the config. A package name resolves from where sov is installed,
+ * then from the config directory's node_modules; never from the current directory. An absolute
+ * path must pass the same trust checks as a hook, since its code runs as root.
+ */
+export async function loadPlugin(spec: string, configDir: string, expected: Stage): Promise<LoadedPlugin> {
+  const from = BUILTIN_PLUGINS[spec] ?? spec;
+  let url: string;
+  if (isAbsolute(from)) {
+    await checkTrustedFile(from, `plugin ${from}`, { executable: false });
+    url = pathToFileURL(from).href;
+  } else if (from.startsWith(".")) {
+    throw new ConfigError(`plugin ${from}: relative paths are not allowed; use an absolute path or a package name`);
+  } else {
+    url = pathToFileURL(resolvePackage(from, configDir)).href;
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`plugin ${from} failed to load: ${errorMessage(err)}`, { cause: err });
+  }
+  const plugin = (mod.default ?? mod.plugin) as SovPlugin | undefined;
+  checkPluginShape(plugin, from, expected);
+  return { plugin, from };
+}
+
+function resolvePackage(name: string, configDir: string): string {
+  const places = [import.meta.url, pathToFileURL(join(configDir, "node_modules", ".sov-resolve")).href];
+  for (const place of places) {
+    try {
+      return createRequire(place).resolve(name);
+    } catch {
+      // try the next place
+    }
+  }
+  throw new ConfigError(
+    `plugin ${name} is not installed (looked beside sov and in ${join(configDir, "node_modules")}); npm install it there`,
+  );
+}
+
+function checkPluginShape(plugin: SovPlugin | undefined, from: string, expected: Stage): asserts plugin is SovPlugin {
+  if (!plugin || typeof plugin !== "object") throw new ConfigError(`plugin ${from} has no default export`);
+  if (typeof plugin.name !== "string" || !plugin.name) throw new ConfigError(`plugin ${from} has no name`);
+  if (typeof plugin.apply !== "function") throw new ConfigError(`plugin ${plugin.name} has no apply() function`);
+  if (!plugin.optionsSchema || typeof plugin.optionsSchema !== "object") {
+    throw new ConfigError(`plugin ${plugin.name} has no optionsSchema`);
+  }
+  if (plugin.stage !== expected) {
+    throw new ConfigError(`plugin ${plugin.name} is a '${plugin.stage}' plugin, configured as '${expected}'`);
+  }
+}
+
+const validators = new WeakMap<object, ValidateFunction>();
+
+/** Checks a block's options against the plugin's schema, naming the config line at fault. */
+export function validatePluginOptions(plugin: SovPlugin, block: PluginBlock, doc: YamlConfigDocument): Record<string, unknown> {
+  let validate = validators.get(plugin.optionsSchema);
+  if (!validate) {
+    try {
+      validate = compileSchema(plugin.optionsSchema);
+    } catch (err) {
+      throw new ConfigError(`plugin ${plugin.name} has an invalid options schema: ${errorMessage(err)}`);
+    }
+    validators.set(plugin.optionsSchema, validate);
+  }
+  const options = structuredClone(block.options);
+  validateOrThrow(validate, options, doc, block.locate, `(${plugin.name}) `);
+  return options;
+}
+
+/** Runs `apply()`; a throw there is the plugin's fault and is reported with its name. */
+export function applyPlugin(plugin: SovPlugin, hooks: StageHooks, options: Record<string, unknown>, ctx: PluginContext): void {
+  try {
+    plugin.apply(hooks, Object.freeze(options), ctx);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`plugin ${plugin.name}: apply() failed: ${errorMessage(err)}`, { cause: err });
+  }
+}

@@ -1,0 +1,93 @@
+import { chmod, lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ConfigError, LockHeldError } from "./errors.js";
+import type { Logger } from "./log.js";
+import { isProcessAlive, processStartTime } from "./process-info.js";
+
+export const DEFAULT_LOCK_DIR = "/run/sovereign-backup/lock";
+
+export interface RunLock {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+interface Holder {
+  pid: number;
+  start: string | null;
+}
+
+/**
+ * The bash tool's lock: an atomic `mkdir`, a pid file inside, and stale-lock breaking. The pid
+ * file also carries the holder's kernel start time, so a pid that was reused by an unrelated
+ * process after a crash does not keep backups locked out forever.
+ */
+export async function acquireLock(lockDir: string, log: Logger): Promise<RunLock> {
+  await prepareLockParent(dirname(lockDir));
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await mkdir(lockDir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+        throw new ConfigError(`cannot create lock ${lockDir}: ${(err as Error).message}`);
+      }
+      const holder = await readHolder(lockDir);
+      if (holder === "starting") throw new LockHeldError(`another run is starting (lock ${lockDir})`);
+      if (holder && isLive(holder)) {
+        throw new LockHeldError(`another run (pid ${holder.pid}) holds ${lockDir}; use --once to run anyway`);
+      }
+      log.warn(`breaking stale lock ${lockDir}${holder ? ` (pid ${holder.pid} is gone)` : ""}`);
+      await rm(lockDir, { recursive: true, force: true });
+      continue;
+    }
+    const me: Holder = { pid: process.pid, start: processStartTime(process.pid) };
+    await writeFile(join(lockDir, "pid"), `${me.pid} ${me.start ?? "-"}\n`, { mode: 0o600 });
+    return {
+      path: lockDir,
+      release: async () => {
+        const holder = await readHolder(lockDir);
+        if (holder && holder !== "starting" && holder.pid === me.pid) await rm(lockDir, { recursive: true, force: true });
+      },
+    };
+  }
+  throw new LockHeldError(`could not take ${lockDir}: it keeps reappearing`);
+}
+
+function isLive(holder: Holder): boolean {
+  if (!isProcessAlive(holder.pid)) return false;
+  if (holder.start === null) return true;
+  const now = processStartTime(holder.pid);
+  return now === null || now === holder.start;
+}
+
+/** Null means stale (no readable holder and old enough); "starting" means a pid file is about to appear. */
+async function readHolder(lockDir: string): Promise<Holder | "starting" | null> {
+  try {
+    const [pid, start] = (await readFile(join(lockDir, "pid"), "utf8")).trim().split(/\s+/);
+    const n = Number(pid);
+    if (Number.isInteger(n) && n > 0) return { pid: n, start: start && start !== "-" ? start : null };
+  } catch {
+    // fall through: a lock dir without a pid file
+  }
+  const st = await stat(lockDir).catch(() => null);
+  if (st && Date.now() - st.mtimeMs < 10_000) return "starting";
+  return null;
+}
+
+/**
+ * The lock's parent is a trust boundary: whoever can write it can block or spoof backups. sov
+ * creates it root-owned 0750 and, as root, refuses one that someone else owns or can write.
+ */
+async function prepareLockParent(parent: string): Promise<void> {
+  const existing = await lstat(parent).catch(() => null);
+  if (!existing) {
+    await mkdir(parent, { recursive: true, mode: 0o750 });
+    await chmod(parent, 0o750);
+    return;
+  }
+  if (!existing.isDirectory()) throw new ConfigError(`lock directory ${parent} is not a directory (or is a symlink)`);
+  if (process.geteuid?.() !== 0) return;
+  if (existing.uid !== 0) throw new ConfigError(`lock directory ${parent} is owned by uid ${existing.uid}, not root; refusing`);
+  if (existing.mode & 0o022) {
+    throw new ConfigError(`lock directory ${parent} is writable by group or others (mode ${(existing.mode & 0o7777).toString(8)}); refusing`);
+  }
+}

@@ -1,0 +1,153 @@
+import type { Readable, Transform, Writable } from "node:stream";
+import type { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook } from "tapable";
+import type { Logger } from "./log.js";
+
+/** The six hook points a run goes through, in this order. */
+export type Stage = "preHook" | "source" | "compress" | "encrypt" | "destination" | "prune";
+
+/** What every stage hook is told about the run. */
+export interface RunInfo {
+  readonly host: string;
+  readonly startedAt: Date;
+  readonly dryRun: boolean;
+  /** Aborted on SIGINT/SIGTERM or when the pipeline fails; long work should stop when it fires. */
+  readonly signal: AbortSignal;
+}
+
+/** Counters a source keeps while it streams; the core prints them in the run summary. */
+export interface SourceStats {
+  files: number;
+  bytes: number;
+  warnings: string[];
+}
+
+/** The `source` stage's product: a tar stream of the configured paths, entries relative to `/`. */
+export interface ArchiveSource {
+  /** Lines for `sov list` and `--dry-run`. */
+  describe(): string[];
+  /** Starts reading. The stream must end only after a well-formed tar end-of-archive. */
+  open(signal: AbortSignal): Readable;
+  readonly stats: SourceStats;
+}
+
+/** The `compress` stage's product. */
+export interface Compressor {
+  /** The archive name's compression suffix: `zst` gives `.tar.zst.age`. */
+  readonly extension: string;
+  describe(): string[];
+  createCompressStream(): Transform;
+}
+
+/** The `encrypt` stage's product. No plaintext leaves the host, so exactly one is required. */
+export interface Encryptor {
+  /** The archive name's last suffix: `age`. */
+  readonly extension: string;
+  describe(): string[];
+  createEncryptStream(): Promise<Transform>;
+}
+
+/** An archive as a destination holds it. */
+export interface ArchiveRef {
+  /** The configured destination name (`local`, `usb`, ...). */
+  readonly destination: string;
+  /** The file name: `sovereign-backup-<host>-<YYYYMMDD-HHMMSS>.tar.zst.age`. */
+  readonly name: string;
+  /** Where a person finds it (an absolute path, an sftp:// address). */
+  readonly location: string;
+  readonly size: number;
+}
+
+/**
+ * A write that is invisible until the core commits it. The core writes the whole encrypted
+ * stream to `writable`, then calls `commit()` only if every stage ended cleanly, and `abort()`
+ * otherwise. After `abort()` nothing may remain under the final name.
+ */
+export interface StagedWrite {
+  readonly writable: Writable;
+  /** Makes the archive visible under its final name (or a fresh `-N` name if that one is taken). */
+  commit(): Promise<ArchiveRef>;
+  abort(): Promise<void>;
+}
+
+/** The `destination` stage's product. The core owns when archives appear and when they are pruned. */
+export interface Destination {
+  /** The configured name, used by `--target` and in logs. */
+  readonly name: string;
+  describe(): string[];
+  /** Gets the destination ready (creates a directory, mounts a stick). */
+  open(): Promise<void>;
+  stage(archiveName: string): Promise<StagedWrite>;
+  /** Every archive the destination holds, any host; the core filters and sorts. */
+  list(): Promise<ArchiveRef[]>;
+  remove(archive: ArchiveRef): Promise<void>;
+  /** Opens an archive for reading (restore, verify). */
+  read(archive: ArchiveRef): Readable;
+  /** Always called once after `open()`, also when the run failed (unmounts what was mounted). */
+  close(): Promise<void>;
+}
+
+export interface DestinationCollector {
+  add(destination: Destination): void;
+}
+
+/** What the `prune` hook is told: only destinations that committed this run's archive. */
+export interface PruneInfo {
+  readonly run: RunInfo;
+  readonly committed: ReadonlyArray<{ destination: Destination; archive: ArchiveRef }>;
+  /** Archives removed so far by earlier prune taps (the core's retention tap runs first). */
+  readonly pruned: ArchiveRef[];
+}
+
+/** The hook points, one typed tapable hook each; see core/README.md for when each runs. */
+export interface StageHooks {
+  readonly preHook: AsyncSeriesHook<[RunInfo]>;
+  readonly source: AsyncSeriesBailHook<[RunInfo], ArchiveSource | undefined>;
+  readonly compress: AsyncSeriesBailHook<[RunInfo], Compressor | undefined>;
+  readonly encrypt: AsyncSeriesBailHook<[RunInfo], Encryptor | undefined>;
+  readonly destination: AsyncParallelHook<[DestinationCollector, RunInfo]>;
+  readonly prune: AsyncSeriesHook<[PruneInfo]>;
+}
+
+/** What a plugin may use besides its options. */
+export interface PluginContext {
+  /** The instance name: the plugin's name, or the destination name for destinations. */
+  readonly instance: string;
+  readonly host: string;
+  /** Directory of the config file, for resolving relative paths in options. */
+  readonly configDir: string;
+  readonly log: Logger;
+}
+
+/** What restore asks of a plugin that reverses a stage (decompress, decrypt). */
+export interface DecodeContext {
+  /** The age identity file, for decryptors; read only when decrypting, never logged. */
+  readonly identityFile?: string;
+  readonly log: Logger;
+}
+
+export interface ArchiveDecoder {
+  /** The archive name suffix this decoder reverses (`zst`, `age`). */
+  readonly extension: string;
+  createDecodeStream(ctx: DecodeContext): Promise<Transform>;
+}
+
+/** A JSON schema for a plugin's options, checked by ajv before `apply()`. */
+export type OptionsSchema = Record<string, unknown>;
+
+/**
+ * A stage plugin. `apply()` is synchronous and only taps hooks; all I/O happens inside the taps.
+ */
+export interface SovPlugin<O = Record<string, unknown>> {
+  /** The tap name, shown in logs and errors: by convention the npm package name. */
+  readonly name: string;
+  readonly stage: Exclude<Stage, "preHook" | "prune">;
+  readonly optionsSchema: OptionsSchema;
+  apply(hooks: StageHooks, options: Readonly<O>, ctx: PluginContext): void;
+  /** For compress and encrypt plugins: how restore reverses this stage. */
+  readonly decoder?: ArchiveDecoder;
+}
+
+/** Identity helper that lets TypeScript check a plugin object against the contract. */
+export function definePlugin<O>(plugin: SovPlugin<O>): SovPlugin<O> {
+  return plugin;
+}

@@ -1,0 +1,294 @@
+import { pipeline } from "node:stream/promises";
+import type { Transform } from "node:stream";
+import { archiveName } from "./archive-name.js";
+import { buildChain, selectDestinations, type Chain } from "./chain.js";
+import { loadConfig, type SovConfig } from "./config/load.js";
+import { ConfigError, ExitCode, RunError, SovError, errorMessage } from "./errors.js";
+import { Fanout, type FanoutTarget } from "./fanout.js";
+import { runHookFile } from "./hook-runner.js";
+import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
+import type { Logger } from "./log.js";
+import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
+import { selectExpired } from "./retention.js";
+import { checkTrustedFile } from "./trusted-path.js";
+
+export interface RunOptions {
+  configPath?: string | undefined;
+  /** `--target`: destination names, or `both`. Empty means every configured destination. */
+  targets?: string[] | undefined;
+  dryRun?: boolean;
+  /** `--once`: skip the lock, for a deliberate manual run beside a running timer. */
+  once?: boolean;
+  env?: NodeJS.ProcessEnv;
+  log: Logger;
+  /** Fires on SIGINT/SIGTERM: the run aborts its writes and exits 1. */
+  signal?: AbortSignal;
+  /** For tests: a config already parsed. */
+  config?: SovConfig;
+}
+
+export interface DestinationOutcome {
+  readonly destination: string;
+  readonly archive?: ArchiveRef;
+  readonly error?: string;
+}
+
+export interface RunResult {
+  readonly exitCode: number;
+  readonly host: string;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly dryRun: boolean;
+  readonly destinations: DestinationOutcome[];
+  readonly stats: SourceStats;
+  readonly pruned: ArchiveRef[];
+  readonly warnings: string[];
+  readonly error?: string;
+}
+
+interface ActiveDestination {
+  readonly name: string;
+  readonly destination: Destination;
+  staged?: StagedWrite;
+  target?: FanoutTarget;
+  archive?: ArchiveRef;
+  error?: string;
+}
+
+/**
+ * `sov run`: config, chain and hooks checked (exit 2) before the lock (exit 10), then pre_hook,
+ * one read of the sources through compress and encrypt into a staged write per destination,
+ * commits only after a clean pipeline, prune only after a fully successful run, post_hook if
+ * anything committed.
+ */
+export async function runBackup(opts: RunOptions): Promise<RunResult> {
+  const { log } = opts;
+  const env = opts.env ?? process.env;
+  const startedAt = new Date();
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  const run: RunInfo = { host: "", startedAt, dryRun: !!opts.dryRun, signal: controller.signal };
+
+  const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
+  (run as { host: string }).host = config.host;
+  const selected = selectDestinations(config, opts.targets);
+  for (const [key, path] of Object.entries(config.hooks)) {
+    if (path) await checkTrustedFile(path, `${key}_hook`, { executable: true });
+  }
+  const chain = await buildChain(config, selected, run, log);
+  const name = archiveName(config.host, startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
+
+  if (opts.dryRun) {
+    for (const line of describeRun(chain, name)) log.info(line);
+    return result(config, startedAt, true, [], chain.source.stats, [], log, ExitCode.ok);
+  }
+
+  const lock = opts.once ? null : await acquireLock(env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, log);
+  try {
+    return await runLocked(chain, name, run, controller, env, log);
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    await lock?.release();
+  }
+}
+
+async function runLocked(chain: Chain, name: string, run: RunInfo, controller: AbortController, env: NodeJS.ProcessEnv, log: Logger): Promise<RunResult> {
+  const { config } = chain;
+  const hookEnv = (status: string, active: ActiveDestination[] = []) => ({
+    SOV_HOST: config.host,
+    SOV_STATUS: status,
+    SOV_CONFIG: config.file,
+    SOV_ARCHIVES: active.flatMap((a) => (a.archive ? [a.archive.location] : [])).join("\n"),
+    SOV_BYTES_READ: String(chain.source.stats.bytes),
+  });
+
+  if (config.hooks.pre) {
+    log.info(`running pre_hook ${config.hooks.pre}`);
+    const code = await runHookFile(config.hooks.pre, hookEnv("pre"), log.child("pre_hook"), run.signal);
+    if (code !== 0) {
+      const error = `pre_hook ${config.hooks.pre} exited ${code}; nothing was read or written`;
+      log.error(error);
+      return result(config, run.startedAt, false, [], chain.source.stats, [], log, ExitCode.failed, error);
+    }
+  }
+  await chain.hooks.preHook.promise(run);
+
+  const active: ActiveDestination[] = chain.destinations.map(({ destination }) => ({ name: destination.name, destination }));
+  const opened: ActiveDestination[] = [];
+  let pipelineError: string | undefined;
+  let pruned: ArchiveRef[] = [];
+  try {
+    for (const a of active) {
+      try {
+        await a.destination.open();
+        opened.push(a);
+        a.staged = await a.destination.stage(name);
+      } catch (err) {
+        a.error = errorMessage(err);
+        log.error(`destination ${a.name}: ${a.error}`);
+      }
+    }
+    const writing = active.filter((a) => a.staged);
+    if (writing.length === 0) {
+      pipelineError = "no destination could be opened; nothing was read";
+    } else {
+      pipelineError = await streamArchive(chain, writing, controller, log);
+      await settle(writing, pipelineError, log);
+    }
+    const committed = active.filter((a) => a.archive);
+    if (!pipelineError && committed.length === active.length) {
+      pruned = await prune(chain, committed, run, log);
+    } else if (committed.length > 0) {
+      log.warn("not pruning: the run did not succeed everywhere");
+    }
+  } finally {
+    for (const a of opened.reverse()) {
+      await a.destination.close().catch((err) => log.warn(`destination ${a.name}: close failed: ${errorMessage(err)}`));
+    }
+  }
+
+  const committed = active.filter((a) => a.archive);
+  const ok = !pipelineError && committed.length === active.length;
+  if (config.hooks.post && committed.length > 0) {
+    log.info(`running post_hook ${config.hooks.post}`);
+    const code = await runHookFile(config.hooks.post, hookEnv(ok ? "ok" : "partial", active), log.child("post_hook"));
+    if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
+  }
+  const outcomes = active.map((a): DestinationOutcome => ({
+    destination: a.name,
+    ...(a.archive ? { archive: a.archive } : {}),
+    ...(a.error ? { error: a.error } : {}),
+  }));
+  const error = pipelineError ?? (ok ? undefined : "not every destination committed");
+  return result(config, run.startedAt, false, outcomes, chain.source.stats, pruned, log, ok ? ExitCode.ok : ExitCode.failed, error);
+}
+
+/** Source → compress → encrypt → every staged write. Returns why it failed, or undefined. */
+async function streamArchive(chain: Chain, writing: ActiveDestination[], controller: AbortController, log: Logger): Promise<string | undefined> {
+  const targets = writing.map((a) => (a.target = { name: a.name, writable: a.staged!.writable }));
+  const fanout = new Fanout(targets, (target, err) => {
+    const a = writing.find((w) => w.target === target)!;
+    a.error = errorMessage(err);
+    log.error(`destination ${a.name}: ${a.error}; the other destinations go on`);
+  });
+  try {
+    const stages: Array<NodeJS.ReadableStream | Transform | NodeJS.WritableStream> = [chain.source.open(controller.signal)];
+    if (chain.compressor) stages.push(chain.compressor.createCompressStream());
+    stages.push(await chain.encryptor.createEncryptStream(), fanout);
+    await pipeline(stages as unknown as Parameters<typeof pipeline>[0][], { signal: controller.signal } as never);
+    return undefined;
+  } catch (err) {
+    const interrupted = controller.signal.aborted;
+    controller.abort(err);
+    const reason = interrupted ? "interrupted by a signal" : errorMessage(err);
+    log.error(`backup failed: ${reason}`);
+    return reason;
+  }
+}
+
+/** Commit every healthy staged write after a clean pipeline; abort all of them otherwise. */
+async function settle(writing: ActiveDestination[], pipelineError: string | undefined, log: Logger): Promise<void> {
+  for (const a of writing) {
+    if (pipelineError || a.error) {
+      await a.staged!.abort().catch((err) => log.warn(`destination ${a.name}: abort: ${errorMessage(err)}`));
+      a.error ??= pipelineError;
+      continue;
+    }
+    try {
+      a.archive = await a.staged!.commit();
+      log.info(`wrote ${a.archive.location} (${formatBytes(a.archive.size)})`);
+    } catch (err) {
+      a.error = `commit failed: ${errorMessage(err)}`;
+      log.error(`destination ${a.name}: ${a.error}`);
+    }
+  }
+}
+
+/** The core's retention first, then any plugin's prune taps. Never the archive just written. */
+async function prune(chain: Chain, committed: ActiveDestination[], run: RunInfo, log: Logger): Promise<ArchiveRef[]> {
+  const pruned: ArchiveRef[] = [];
+  for (const a of committed) {
+    const block = chain.destinations.find((d) => d.destination === a.destination)!.block;
+    try {
+      const expired = selectExpired(await a.destination.list(), block.retention, chain.config.host, a.archive!.name, run.startedAt);
+      for (const { archive, reason } of expired) {
+        await a.destination.remove(archive);
+        pruned.push(archive);
+        log.info(`pruned ${archive.location} (${reason})`);
+      }
+    } catch (err) {
+      log.warn(`destination ${a.name}: prune failed: ${errorMessage(err)}`);
+    }
+  }
+  await chain.hooks.prune.promise({
+    run,
+    committed: committed.map((a) => ({ destination: a.destination, archive: a.archive! })),
+    pruned,
+  });
+  return pruned;
+}
+
+function result(
+  config: SovConfig,
+  startedAt: Date,
+  dryRun: boolean,
+  destinations: DestinationOutcome[],
+  stats: SourceStats,
+  pruned: ArchiveRef[],
+  log: Logger,
+  exitCode: number,
+  error?: string,
+): RunResult {
+  return {
+    exitCode,
+    host: config.host,
+    startedAt,
+    finishedAt: new Date(),
+    dryRun,
+    destinations,
+    stats,
+    pruned,
+    warnings: [...log.warnings],
+    ...(error ? { error } : {}),
+  };
+}
+
+export function describeRun(chain: Chain, name: string): string[] {
+  const { config } = chain;
+  const lines = [
+    `config: ${config.file} (${config.format} format)`,
+    `host: ${config.host}`,
+    `archive: ${name}`,
+    `source (${pluginOf(chain, "source")}):`,
+    ...chain.source.describe().map((l) => `  ${l}`),
+    `compress: ${chain.compressor ? `${pluginOf(chain, "compress")}: ${chain.compressor.describe().join(", ")}` : "none"}`,
+    `encrypt (${pluginOf(chain, "encrypt")}):`,
+    ...chain.encryptor.describe().map((l) => `  ${l}`),
+    "destinations:",
+  ];
+  for (const { block, destination } of chain.destinations) {
+    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), keep ${block.retention.days > 0 ? `${block.retention.days} days` : "everything"}:`);
+    lines.push(...destination.describe().map((l) => `    ${l}`));
+  }
+  lines.push(`pre_hook: ${config.hooks.pre ?? "none"}`, `post_hook: ${config.hooks.post ?? "none"}`);
+  return lines;
+}
+
+function pluginOf(chain: Chain, stage: string, instance?: string): string {
+  const p = chain.plugins.find((x) => x.stage === stage && (!instance || x.instance === instance));
+  return p ? p.name : "?";
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export { SovError, ConfigError, RunError };
