@@ -32,5 +32,5 @@ export { createStageHooks, PluginHookError } from "./hooks.js";
 export { loadConfig, parseConfigText, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
 export { runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
 export { buildChain, selectDestinations, type Chain } from "./chain.js";
-export { BUILTIN_PLUGINS, loadPlugin } from "./loader.js";
+export { BUILTIN_PLUGINS, loadDecoder, loadPlugin } from "./loader.js";
 export { main } from "./cli.js";

@@ -6,7 +6,7 @@ import { compileSchema, validateOrThrow } from "./config/ajv.js";
 import type { PluginBlock } from "./config/load.js";
 import type { YamlConfigDocument } from "./config/yaml-document.js";
 import { ConfigError, errorMessage } from "./errors.js";
-import type { PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
+import type { ArchiveDecoder, PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
 /** Short names for the plugins sov ships. They resolve exactly like any third-party package. */
@@ -105,4 +105,16 @@ export function applyPlugin(plugin: SovPlugin, hooks: StageHooks, options: Recor
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`plugin ${plugin.name}: apply() failed: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/**
+ * The decoder that reverses an archive-name suffix (`age`, `zst`, `lz4`, `gz`), found among the
+ * built-in compress and encrypt plugins. Restore needs no config, so it goes by the name alone.
+ */
+export async function loadDecoder(extension: string): Promise<ArchiveDecoder> {
+  for (const [short, stage] of [["age", "encrypt"], ["zstd", "compress"], ["lz4", "compress"], ["gzip", "compress"]] as const) {
+    const { plugin } = await loadPlugin(short, "/nonexistent", stage);
+    if (plugin.decoder?.extension === extension) return plugin.decoder;
+  }
+  throw new ConfigError(`no plugin decodes '.${extension}' archives`);
 }

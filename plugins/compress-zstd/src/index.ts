@@ -1,1 +1,46 @@
-export {};
+import { availableParallelism } from "node:os";
+import { definePlugin, type Compressor } from "@sov/core";
+import { CompressStream, DecompressStream } from "zstd-napi";
+
+export const PLUGIN_NAME = "@sov/compress-zstd";
+
+export interface ZstdOptions {
+  /** zstd level, 1 (fast) to 19; the bash tool ran `zstd -3`. */
+  level?: number;
+  /** Worker threads; 0 means one per core, like `zstd -T0`. */
+  threads?: number;
+}
+
+const optionsSchema = {
+  type: "object",
+  properties: {
+    level: { type: "integer", minimum: 1, maximum: 19, default: 3 },
+    threads: { type: "integer", minimum: 0, maximum: 64, default: 0 },
+  },
+  additionalProperties: false,
+};
+
+/** Standard zstd frames with checksums, so `zstd -d` (and `zstd -t`) read every archive. */
+export function zstdCompressor(options: ZstdOptions = {}): Compressor {
+  const level = options.level ?? 3;
+  const threads = options.threads || availableParallelism();
+  return {
+    extension: "zst",
+    describe: () => [`zstd level ${level}, ${threads} thread(s)`],
+    createCompressStream: () => new CompressStream({ compressionLevel: level, nbWorkers: threads, checksumFlag: true }),
+  };
+}
+
+export default definePlugin<ZstdOptions>({
+  name: PLUGIN_NAME,
+  stage: "compress",
+  optionsSchema,
+  apply(hooks, options) {
+    hooks.compress.tapPromise(PLUGIN_NAME, async () => zstdCompressor(options));
+  },
+  decoder: {
+    extension: "zst",
+    // zstd checks each frame's checksum; a truncated stream fails at its end.
+    createDecodeStream: async () => new DecompressStream(),
+  },
+});

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ConfigError, loadConfig, parseConfigText, silentLogger } from "@sov/core";
+import { scratch } from "../helpers.js";
+
+const V01 = `# sovereign-backup v0.1 config, as the bash tool read it
+host: sparki
+sources:
+  - /data/config
+  - data/repos
+exclusions:
+  - "*/node_modules"
+  - "*.pyc"
+destinations:
+  local: /data/backups   # a trailing comment
+  usb_label: SOVBACKUP
+  usb_subdir: sovereign-backup
+retention:
+  local_days: 14
+  usb_days: "90"
+age_recipient: /etc/sovereign-backup/age-recipient.txt
+compressor: auto
+pre_hook: "/usr/local/sbin/dump-db # not a comment"
+post_hook: ""
+schedule:
+  time: "02:00"
+`;
+
+test("a v0.1 config maps onto the plugin chain", () => {
+  const c = parseConfigText("/etc/sovereign-backup/sparki.yaml", V01, silentLogger());
+  assert.equal(c.format, "v0.1");
+  assert.equal(c.host, "sparki");
+  assert.deepEqual(c.source, { ...c.source, plugin: "fs", options: { paths: ["/data/config", "data/repos"], exclude: ["*/node_modules", "*.pyc"] } });
+  assert.equal(c.compress?.plugin, "zstd");
+  assert.deepEqual(c.encrypt.options, { recipients_file: "/etc/sovereign-backup/age-recipient.txt" });
+  assert.deepEqual(
+    c.destinations.map((d) => [d.name, d.plugin, d.options, d.retention.days]),
+    [
+      ["local", "local", { path: "/data/backups" }, 14],
+      ["usb", "usb", { label: "SOVBACKUP", subdir: "sovereign-backup" }, 90],
+    ],
+  );
+  assert.equal(c.hooks.pre, "/usr/local/sbin/dump-db # not a comment", "a quoted value keeps its #");
+  assert.equal(c.hooks.post, null);
+  assert.deepEqual(c.schedule, { time: "02:00" });
+});
+
+test("CRLF line ends and unknown keys are tolerated; unknown keys are warned with their line", () => {
+  const log = silentLogger();
+  const text = (V01 + "colour: blue\n").replace("destinations:\n", "destinations:\n  nfs: /mnt/x\n").replace(/\n/g, "\r\n");
+  const c = parseConfigText("/x/h.yaml", text, log);
+  assert.equal(c.destinations.length, 2);
+  assert.ok(log.warnings.some((w) => /\/x\/h\.yaml:\d+: unknown key 'colour' ignored/.test(w)), log.warnings.join("\n"));
+  assert.ok(log.warnings.some((w) => w.includes("unknown key 'destinations.nfs' ignored")));
+});
+
+test("nothing in a config is evaluated or expanded", () => {
+  const c = parseConfigText("/x/h.yaml", V01.replace("host: sparki", "host: sparki\nexclusions_extra: $(rm -rf /)").replace("/data/config", "$HOME/`id`"), silentLogger());
+  assert.deepEqual(c.source.options.paths, ["$HOME/`id`", "data/repos"]);
+  assert.throws(() => parseConfigText("/x/h.yaml", "a: &x [1]\nb: *x\n", silentLogger()), ConfigError);
+  assert.throws(() => parseConfigText("/x/h.yaml", "sources: !!js/function 'x'\n", silentLogger()), ConfigError);
+});
+
+test("compressor names map like the bash tool's", () => {
+  for (const [name, plugin] of [["auto", "zstd"], ["zstd", "zstd"], ["lz4", "lz4"], ["gzip", "gzip"], ["pigz", "gzip"], ["none", null]] as const) {
+    const c = parseConfigText("/x/h.yaml", V01.replace("compressor: auto", `compressor: ${name}`), silentLogger());
+    assert.equal(c.compress?.plugin ?? null, plugin, name);
+  }
+});
+
+test("config errors name the file, the line and the key", () => {
+  const cases: Array<[string, RegExp]> = [
+    [V01.replace("local_days: 14", "local_days: fourteen"), /^\/x\/h\.yaml:14: retention\.local_days: must be integer/],
+    [V01.replace("compressor: auto", "compressor: brotli"), /^\/x\/h\.yaml:17: compressor: must be one of auto, zstd/],
+    [V01.replace("host: sparki", "host: ../../etc"), /^\/x\/h\.yaml:2: host: has characters that are not allowed/],
+    [V01.replace(/^age_recipient:.*\n/m, ""), /^\/x\/h\.yaml:\d+: missing required key 'age_recipient'/],
+    ["sources: [a\n", /^\/x\/h\.yaml:\d+: not valid YAML/],
+    ["version: 2\nsource: {paths: [etc]}\nencrypt: {recipients_file: /r}\ndestinations: []\n", /^\/x\/h\.yaml:4: destinations: must NOT have fewer than 1 items/],
+    ["version: 2\nsource: {paths: [etc]}\nencrypt: {recipients_file: /r}\ndestinations: [{plugin: local, path: /b}]\nretention: 3\n", /^\/x\/h\.yaml:5: retention: unknown key/],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(() => parseConfigText("/x/h.yaml", text, silentLogger()), (err: Error) => {
+      assert.ok(err instanceof ConfigError, err.message);
+      assert.match(err.message, re);
+      return true;
+    });
+  }
+});
+
+test("the v2 format declares the chain, one options block per plugin", () => {
+  const c = parseConfigText(
+    "/etc/sovereign-backup/web1.yaml",
+    `version: 2
+host: web1
+source: { plugin: fs, paths: [/etc, /srv], exclude: ["*.tmp"] }
+compress: { plugin: lz4 }
+encrypt: { plugin: age, recipients_file: /etc/sovereign-backup/recipients.txt }
+hooks: { pre: /usr/local/sbin/pre }
+destinations:
+  - { plugin: local, path: /data/backups, retention: { days: 7 } }
+  - { name: offsite, plugin: "@acme/sov-dest-s3", bucket: b }
+`,
+    silentLogger(),
+  );
+  assert.equal(c.format, "v2");
+  assert.equal(c.compress?.plugin, "lz4");
+  assert.deepEqual(c.destinations.map((d) => [d.name, d.plugin, d.options, d.retention.days]), [
+    ["local", "local", { path: "/data/backups" }, 7],
+    ["offsite", "@acme/sov-dest-s3", { bucket: "b" }, 0],
+  ]);
+  assert.deepEqual(c.hooks, { pre: "/usr/local/sbin/pre", post: null });
+  assert.equal(c.destinations[1]!.locate(["bucket"]).join("."), "destinations.1.bucket");
+});
+
+test("discovery: --config, else <dir>/<hostname -s>.yaml, else <dir>/config.yaml", async (t) => {
+  const dir = scratch(t, "discovery");
+  const env = { SOVEREIGN_BACKUP_CONFIG_DIR: dir };
+  await assert.rejects(loadConfig({ env, log: silentLogger() }), /no config found: looked for .*config\.yaml/);
+  writeFileSync(join(dir, "config.yaml"), V01.replace("host: sparki", "host: fromconfig"));
+  assert.equal((await loadConfig({ env, log: silentLogger() })).host, "fromconfig");
+  const { hostname } = await import("node:os");
+  writeFileSync(join(dir, `${hostname().split(".")[0]}.yaml`), V01.replace("host: sparki", "host: fromhost"));
+  assert.equal((await loadConfig({ env, log: silentLogger() })).host, "fromhost");
+  writeFileSync(join(dir, "other.yaml"), V01.replace("host: sparki", "host: explicit"));
+  assert.equal((await loadConfig({ configPath: join(dir, "other.yaml"), env, log: silentLogger() })).host, "explicit");
+  await assert.rejects(loadConfig({ configPath: join(dir, "missing.yaml"), env, log: silentLogger() }), ConfigError);
+  writeFileSync(join(dir, "evil.js"), "process.exit(99)");
+  await assert.rejects(loadConfig({ configPath: join(dir, "evil.js"), env, log: silentLogger() }), /reads YAML configs only/);
+});
+
+test("a meta config in the current directory is never read (cosmiconfig would run it)", async (t) => {
+  const dir = scratch(t, "metaconfig");
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(join(dir, ".config"));
+  writeFileSync(join(dir, ".config/config.js"), "globalThis.__sovMetaRan = true; export default {};");
+  writeFileSync(join(dir, "config.yaml"), V01);
+  const previous = process.cwd();
+  process.chdir(dir);
+  try {
+    await loadConfig({ configPath: join(dir, "config.yaml"), log: silentLogger() });
+  } finally {
+    process.chdir(previous);
+  }
+  assert.equal((globalThis as Record<string, unknown>).__sovMetaRan, undefined);
+});
