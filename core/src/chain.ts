@@ -68,9 +68,12 @@ function requireTaps(hooks: StageHooks, stage: "source" | "compress" | "encrypt"
   }
 }
 
-/** Picks destinations by `--target`: v0.1 names (`local`, `usb`, `both`) or names from the config. */
+/**
+ * Picks destinations by `--target`: v0.1 names (`local`, `usb`, `both`) or names from the
+ * config. Without it, the config's default: `local` for v0.1 (as the bash tool), all for v2.
+ */
 export function selectDestinations(config: SovConfig, targets: readonly string[] | undefined): DestinationBlock[] {
-  if (!targets || targets.length === 0) return [...config.destinations];
+  if (!targets || targets.length === 0) targets = config.defaultTargets;
   const wanted = new Set(targets.flatMap((t) => (t === "both" || t === "all" ? config.destinations.map((d) => d.name) : [t])));
   for (const name of wanted) {
     if (!config.destinations.some((d) => d.name === name)) {

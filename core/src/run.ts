@@ -106,7 +106,9 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
   if (config.hooks.pre) {
     log.info(`running pre_hook ${config.hooks.pre}`);
     const code = await runHookFile(config.hooks.pre, hookEnv("pre"), log.child("pre_hook"), run.signal);
-    if (code !== 0) {
+    if (code !== 0 && config.hooks.onPreFailure === "continue") {
+      log.warn(`pre_hook ${config.hooks.pre} exited ${code}; going on (v0.1 behaviour; set hooks.on_pre_failure: abort in a v2 config to stop)`);
+    } else if (code !== 0) {
       const error = `pre_hook ${config.hooks.pre} exited ${code}; nothing was read or written`;
       log.error(error);
       return result(config, run.startedAt, false, [], chain.source.stats, [], log, ExitCode.failed, error);

@@ -8,6 +8,8 @@ import { V01_KNOWN_KEYS, V01_SCHEMA, V2_SCHEMA } from "./schema.js";
 import { formatPath, YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
+/** Where the bash tool wrote when `destinations.local` was not set. */
+export const V01_DEFAULT_LOCAL = "/data/backups";
 
 /** One stage's plugin as the config chose it. */
 export interface PluginBlock {
@@ -38,7 +40,14 @@ export interface SovConfig {
   readonly compress: PluginBlock | null;
   readonly encrypt: PluginBlock;
   readonly destinations: readonly DestinationBlock[];
-  readonly hooks: { readonly pre: string | null; readonly post: string | null };
+  readonly hooks: {
+    readonly pre: string | null;
+    readonly post: string | null;
+    /** v0.1 configs keep the bash tool's behaviour (warn and go on); v2 aborts by default. */
+    readonly onPreFailure: "abort" | "continue";
+  };
+  /** Destinations a run writes when `--target` is not given: v0.1 `local`, v2 all of them. */
+  readonly defaultTargets: readonly string[];
   /** Informational (the systemd timer's settings); a run never acts on it. */
   readonly schedule: Readonly<Record<string, unknown>>;
   readonly document: YamlConfigDocument;
@@ -146,7 +155,7 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     host?: string;
     sources: string[];
     exclusions?: string[] | null;
-    destinations: { local?: string | null; usb_label?: string | null; usb_subdir?: string | null };
+    destinations?: { local?: string | null; usb_label?: string | null; usb_subdir?: string | null } | null;
     retention?: { local_days?: number; usb_days?: number } | null;
     age_recipient: string;
     compressor?: string;
@@ -156,23 +165,21 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
   };
   const dir = dirname(doc.file);
   const destinations: DestinationBlock[] = [];
-  if (c.destinations.local) {
-    destinations.push({
-      ...block("local", { path: c.destinations.local }, () => ["destinations", "local"]),
-      name: "local",
-      retention: { days: c.retention?.local_days ?? 0 },
-    });
-  }
-  if (c.destinations.usb_label) {
+  // The bash tool's defaults: /data/backups, 14 days local, 90 days on the stick.
+  destinations.push({
+    ...block("local", { path: c.destinations?.local || V01_DEFAULT_LOCAL }, () => ["destinations", "local"]),
+    name: "local",
+    retention: { days: c.retention?.local_days ?? 14 },
+  });
+  if (c.destinations?.usb_label) {
     const options: Record<string, unknown> = { label: c.destinations.usb_label };
     if (c.destinations.usb_subdir) options.subdir = c.destinations.usb_subdir;
     destinations.push({
       ...block("usb", options, (key) => ["destinations", key[0] === "subdir" ? "usb_subdir" : "usb_label"]),
       name: "usb",
-      retention: { days: c.retention?.usb_days ?? 0 },
+      retention: { days: c.retention?.usb_days ?? 90 },
     });
   }
-  if (destinations.length === 0) throw doc.error(["destinations"], "configure at least one of local or usb_label");
   const compressor = c.compressor ?? "auto";
   const compressPlugin = { auto: "zstd", zstd: "zstd", lz4: "lz4", gzip: "gzip", pigz: "gzip", none: null }[compressor] ?? null;
   return {
@@ -184,7 +191,8 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     compress: compressPlugin ? block(compressPlugin, {}, () => ["compressor"]) : null,
     encrypt: block("age", { recipients_file: resolveFrom(dir, c.age_recipient) }, () => ["age_recipient"]),
     destinations,
-    hooks: { pre: c.pre_hook || null, post: c.post_hook || null },
+    hooks: { pre: c.pre_hook || null, post: c.post_hook || null, onPreFailure: "continue" },
+    defaultTargets: ["local"],
     schedule: c.schedule ?? {},
     document: doc,
   };
@@ -218,7 +226,7 @@ function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): Sov
     names.add(destName);
     return { ...block(plugin, options, (k) => ["destinations", i, ...k]), name: destName, retention: { days: retention?.days ?? 0 } };
   });
-  const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null };
+  const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null; on_pre_failure?: "abort" | "continue" };
   return {
     file: doc.file,
     dir,
@@ -228,7 +236,8 @@ function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): Sov
     compress: raw.compress === "none" || raw.compress === null ? null : stage("compress", raw.compress, "zstd"),
     encrypt: stage("encrypt", raw.encrypt, "age"),
     destinations,
-    hooks: { pre: hooks.pre || null, post: hooks.post || null },
+    hooks: { pre: hooks.pre || null, post: hooks.post || null, onPreFailure: hooks.on_pre_failure ?? "abort" },
+    defaultTargets: destinations.map((d) => d.name),
     schedule: (raw.schedule as Record<string, unknown> | undefined) ?? {},
     document: doc,
   };

@@ -14,13 +14,13 @@ export const RETENTION_SCHEMA = {
 /** The bash tool's format; `coerceTypes` accepts its quoted numbers (`local_days: "14"`). */
 export const V01_SCHEMA = {
   type: "object",
-  required: ["sources", "destinations", "age_recipient"],
+  required: ["sources", "age_recipient"],
   properties: {
     host: HOST,
     sources: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
     exclusions: { type: ["array", "null"], items: { type: "string", minLength: 1 } },
     destinations: {
-      type: "object",
+      type: ["object", "null"],
       properties: {
         local: PATH_OR_EMPTY,
         usb_label: PATH_OR_EMPTY,
@@ -86,7 +86,7 @@ export const V2_SCHEMA = {
     },
     hooks: {
       type: "object",
-      properties: { pre: PATH_OR_EMPTY, post: PATH_OR_EMPTY },
+      properties: { pre: PATH_OR_EMPTY, post: PATH_OR_EMPTY, on_pre_failure: { enum: ["abort", "continue"] } },
       additionalProperties: false,
     },
     schedule: { type: ["object", "null"] },

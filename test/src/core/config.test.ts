@@ -47,6 +47,16 @@ test("a v0.1 config maps onto the plugin chain", () => {
   assert.deepEqual(c.schedule, { time: "02:00" });
 });
 
+test("v0.1 defaults are the bash tool's: /data/backups, 14 and 90 days, --target local", () => {
+  const c = parseConfigText("/x/h.yaml", "sources: [/etc]\nage_recipient: /r\ndestinations:\n  usb_label: STICK\n", silentLogger());
+  assert.deepEqual(c.destinations.map((d) => [d.name, d.options, d.retention.days]), [
+    ["local", { path: "/data/backups" }, 14],
+    ["usb", { label: "STICK" }, 90],
+  ]);
+  assert.deepEqual(c.defaultTargets, ["local"]);
+  assert.equal(c.hooks.onPreFailure, "continue", "the bash tool warned and went on when pre_hook failed");
+});
+
 test("CRLF line ends and unknown keys are tolerated; unknown keys are warned with their line", () => {
   const log = silentLogger();
   const text = (V01 + "colour: blue\n").replace("destinations:\n", "destinations:\n  nfs: /mnt/x\n").replace(/\n/g, "\r\n");
@@ -110,7 +120,8 @@ destinations:
     ["local", "local", { path: "/data/backups" }, 7],
     ["offsite", "@acme/sov-dest-s3", { bucket: "b" }, 0],
   ]);
-  assert.deepEqual(c.hooks, { pre: "/usr/local/sbin/pre", post: null });
+  assert.deepEqual(c.hooks, { pre: "/usr/local/sbin/pre", post: null, onPreFailure: "abort" });
+  assert.deepEqual(c.defaultTargets, ["local", "offsite"]);
   assert.equal(c.destinations[1]!.locate(["bucket"]).join("."), "destinations.1.bucket");
 });
 

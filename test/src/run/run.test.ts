@@ -115,18 +115,32 @@ test("pre_hook runs before the source is read; post_hook after the commit, with 
   assert.ok(listing.includes("etc/db-dump.sql"), "the pre_hook's dump is in the archive");
 });
 
-test("a failing pre_hook fails the run (exit 1): nothing written, nothing pruned", (t) => {
-  if (!needTools(t, "age-keygen")) return;
+test("a failing pre_hook: v0.1 warns and goes on like the bash tool; v2 fails the run (exit 1), writes and prunes nothing", (t) => {
+  if (!needTools(t, "age-keygen", "age")) return;
   const fx = makeFixture(t, "prefail");
   const pre = join(fx.dir, "pre.sh");
   writeFileSync(pre, "#!/bin/sh\necho dump failed >&2\nexit 3\n", { mode: 0o755 });
-  mkdirSync(fx.backups, { mode: 0o700 });
+  fx.writeConfig({ extra: `pre_hook: ${pre}` });
+  const v01 = fx.run();
+  assert.equal(v01.code, 0, v01.stderr);
+  assert.match(v01.stderr, /pre_hook .* exited 3; going on/);
+  assert.equal(fx.archives().length, 1);
+
   const old = "sovereign-backup-testhost-20200101-000000.tar.zst.age";
+  rmSync(fx.backups, { recursive: true });
+  mkdirSync(fx.backups, { mode: 0o700 });
   writeFileSync(join(fx.backups, old), "old");
-  fx.writeConfig({ extra: `pre_hook: ${pre}`, localDays: 1 });
-  const res = fx.run();
-  assert.equal(res.code, 1);
-  assert.match(res.stderr, /pre_hook .* exited 3/);
+  writeFileSync(fx.configFile, `version: 2
+host: testhost
+source: { plugin: fs, paths: [${fx.data}] }
+encrypt: { plugin: age, recipients_file: ${fx.recipientsFile} }
+hooks: { pre: ${pre} }
+destinations:
+  - { name: local, plugin: local, path: ${fx.backups}, retention: { days: 1 } }
+`);
+  const v2 = fx.run();
+  assert.equal(v2.code, 1, v2.stderr);
+  assert.match(v2.stderr, /pre_hook .* exited 3; nothing was read or written/);
   assert.deepEqual(fx.archives(), [old]);
 });
 
