@@ -1,26 +1,36 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { ExitCode, SovError, errorMessage } from "./errors.js";
 import { createLogger, type Logger } from "./log.js";
 import { describeRun, formatBytes, runBackup, type RunResult } from "./run.js";
-import { loadConfig } from "./config/load.js";
+import { loadConfig, type SovConfig } from "./config/load.js";
 import { buildChain, selectDestinations } from "./chain.js";
 import { archiveName } from "./archive-name.js";
+import { toReport, type RunReport } from "./report/json.js";
+import { readState, recordRun, stateFile } from "./report/state.js";
+import { writeMetrics } from "./report/metrics.js";
 
 export const DEFAULT_LOG_FILE = "/var/log/sovereign-backup.log";
 
 const HELP = `sov: encrypted backups to local disk, a USB stick, or a plugin's destination
 
 usage:
-  sov run [--config PATH] [--target NAME|both] [--dry-run] [--once] [--verbose] [--quiet]
+  sov run [--config PATH] [--target NAME|both] [--dry-run] [--once] [--verbose|--quiet] [--json]
   sov list [--config PATH]            print the resolved config and plugin chain
+  sov status [--config PATH] [--max-age HOURS] [--json]
+                                      last run and newest archive per destination (for monitoring)
+  sov restore --list | --verify FILE | --latest [TARGET] | FILE [TARGET]   (sov restore --help)
+  sov install [--prefix DIR] [--dry-run]   install the command, systemd units and /etc/sovereign-backup
   sov demo [--dir DIR]                back up embedded demo data (no root needed)
   sov --version | --help
 
 exit codes: 0 ok, 1 backup failed, 2 config or argument error, 10 another run holds the lock
+  (sov status: 0 ok, 1 last run failed, 2 config error, 3 newest archive too old or no run yet)
 environment: SOVEREIGN_BACKUP_CONFIG_DIR (default /etc/sovereign-backup),
   SOVEREIGN_BACKUP_LOCKDIR (default /run/sovereign-backup/lock),
-  SOVEREIGN_BACKUP_LOG (default ${DEFAULT_LOG_FILE})
+  SOVEREIGN_BACKUP_LOG (default ${DEFAULT_LOG_FILE}),
+  SOVEREIGN_BACKUP_STATE_DIR (default /var/lib/sovereign-backup)
 `;
 
 export function version(): string {
@@ -28,44 +38,74 @@ export function version(): string {
   return pkg.version;
 }
 
-const RUN_OPTIONS = {
+const OPTIONS = {
   config: { type: "string", short: "c" },
   target: { type: "string", short: "t", multiple: true },
   "dry-run": { type: "boolean", short: "n" },
   once: { type: "boolean" },
   verbose: { type: "boolean", short: "v" },
   quiet: { type: "boolean", short: "q" },
+  json: { type: "boolean" },
+  "max-age": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   dir: { type: "string" },
 } as const;
 
+type Values = {
+  config?: string;
+  target?: string[];
+  "dry-run"?: boolean;
+  once?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  "max-age"?: string;
+  dir?: string;
+};
+
 /** Entry point shared by `sov` and the compatibility commands; resolves to the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Sub-commands with their own argument grammar parse their own arguments.
+  if (argv[0] === "restore" || argv[0] === "install") return delegate(argv[0], argv.slice(1), env);
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: RUN_OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     process.stderr.write(`sov: ${errorMessage(err)}\n${HELP}`);
     return ExitCode.usage;
   }
-  const { values, positionals } = parsed;
+  const { positionals } = parsed;
+  const values = parsed.values as Values & { help?: boolean; version?: boolean };
   if (values.version) {
     process.stdout.write(`sov ${version()}\n`);
     return ExitCode.ok;
   }
-  const command = positionals[0] ?? (values.help ? "help" : "");
+  const command = positionals[0] ?? "";
   if (command === "help" || values.help) {
     process.stdout.write(HELP);
     return ExitCode.ok;
   }
-  const log = createLogger({ verbose: !!values.verbose, quiet: !!values.quiet, file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
+  if (positionals.length > 1) {
+    process.stderr.write(`sov: unexpected argument '${positionals[1]}'\n`);
+    return ExitCode.usage;
+  }
+  const log = createLogger({
+    verbose: !!values.verbose,
+    quiet: !!values.quiet,
+    stdoutReserved: !!values.json,
+    file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE,
+  });
   try {
     switch (command) {
       case "run":
-        return await commandRun(values, positionals.slice(1), env, log);
+        return await commandRun(values, env, log);
       case "list":
         return await commandList(values, env, log);
+      case "status": {
+        const { commandStatus } = await import("./report/status.js");
+        return await commandStatus({ configPath: values.config, maxAge: values["max-age"], json: !!values.json, env, log });
+      }
       case "demo": {
         const { runDemo } = await import("./demo.js");
         return await runDemo({ dir: values.dir, verbose: !!values.verbose });
@@ -74,6 +114,22 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         process.stderr.write(`sov: ${command ? `unknown command '${command}'` : "no command given"}\n${HELP}`);
         return ExitCode.usage;
     }
+  } catch (err) {
+    return reportError(err, log);
+  }
+}
+
+type SubCommand<K extends string> = Record<K, (argv: string[], env: NodeJS.ProcessEnv, log: Logger) => Promise<number>>;
+
+async function delegate(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const log = createLogger({ verbose: argv.includes("--verbose"), quiet: argv.includes("--quiet"), file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
+  try {
+    if (command === "restore") {
+      const { restoreCommand } = (await import(new URL("./restore/index.js", import.meta.url).href)) as SubCommand<"restoreCommand">;
+      return await restoreCommand(argv, env, log);
+    }
+    const { installCommand } = (await import(new URL("./install/index.js", import.meta.url).href)) as SubCommand<"installCommand">;
+    return await installCommand(argv, env, log);
   } catch (err) {
     return reportError(err, log);
   }
@@ -88,26 +144,64 @@ export function reportError(err: unknown, log: Logger): number {
   return ExitCode.failed;
 }
 
-type Values = { [K in keyof typeof RUN_OPTIONS]?: (typeof RUN_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof RUN_OPTIONS)[K] extends { type: "string" } ? string : boolean };
-
-async function commandRun(values: Values, extra: string[], env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
-  if (extra.length) {
-    log.error(`sov run takes no positional arguments (got ${extra.join(" ")})`);
-    return ExitCode.usage;
-  }
+async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     log.error(`received ${sig}: aborting; nothing is committed`);
     controller.abort(new Error(sig));
   };
   process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  const statePath = stateFile(env);
+  const startedAt = new Date();
+  let config: SovConfig | undefined;
   try {
+    config = await loadConfig({ configPath: values.config, env, log });
+    const previous = await readState(statePath).catch(() => null);
+    const tty = !values.quiet && !values.json && !!process.stderr.isTTY;
+    const progress = values.quiet || values.json ? undefined : { tty, expectedBytes: previous?.lastRun.bytesRead, write: (s: string) => void process.stderr.write(s) };
     const targets = values.target?.flatMap((t) => t.split(",")).filter(Boolean);
-    const res = await runBackup({ configPath: values.config, targets, dryRun: !!values["dry-run"], once: !!values.once, env, log, signal: controller.signal });
+    const res = await runBackup({ config, targets, dryRun: !!values["dry-run"], once: !!values.once, env, log, signal: controller.signal, progress });
     printSummary(res, log);
+    if (!res.dryRun) await record(toReport(res), res.archiveCounts, config, statePath, log);
+    if (values.json) process.stdout.write(`${JSON.stringify(toReport(res), null, 2)}\n`);
     return res.exitCode;
+  } catch (err) {
+    const code = reportError(err, log);
+    const report = failedReport(config, startedAt, code, errorMessage(err), log);
+    // A held lock means another run is doing the work and will record it.
+    if (code !== ExitCode.lockHeld && !values["dry-run"]) await record(report, {}, config, statePath, log);
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return code;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+  }
+}
+
+function failedReport(config: SovConfig | undefined, startedAt: Date, exitCode: number, error: string, log: Logger): RunReport {
+  const finishedAt = new Date();
+  return {
+    status: "failed",
+    exitCode,
+    host: config?.host ?? hostname().split(".")[0] ?? "localhost",
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 10) / 100,
+    filesRead: 0,
+    bytesRead: 0,
+    destinations: [],
+    pruned: [],
+    warnings: [...log.warnings],
+    error,
+  };
+}
+
+/** The state file and the metrics file are best effort: they never change a run's exit code. */
+async function record(report: RunReport, counts: Record<string, number>, config: SovConfig | undefined, statePath: string, log: Logger): Promise<void> {
+  try {
+    const state = await recordRun(statePath, report);
+    if (config?.metricsTextfile) await writeMetrics(config.metricsTextfile, state, counts);
+  } catch (err) {
+    log.warn(`could not record the run in ${statePath}: ${errorMessage(err)}`);
   }
 }
 

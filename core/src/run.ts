@@ -1,6 +1,6 @@
 import { pipeline } from "node:stream/promises";
 import type { Transform } from "node:stream";
-import { archiveName } from "./archive-name.js";
+import { archiveName, parseArchiveName } from "./archive-name.js";
 import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
 import { ConfigError, ExitCode, RunError, SovError, errorMessage } from "./errors.js";
@@ -10,6 +10,8 @@ import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
 import { selectExpired } from "./retention.js";
+import { formatBytes } from "./format.js";
+import { startProgress } from "./report/progress.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
 export interface RunOptions {
@@ -25,6 +27,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** For tests: a config already parsed. */
   config?: SovConfig;
+  /** Progress while reading: a redrawn line on a terminal, else a line a minute. */
+  progress?: { tty: boolean; expectedBytes?: number | undefined; write: (text: string) => void } | undefined;
 }
 
 export interface DestinationOutcome {
@@ -42,6 +46,8 @@ export interface RunResult {
   readonly destinations: DestinationOutcome[];
   readonly stats: SourceStats;
   readonly pruned: ArchiveRef[];
+  /** This host's archives per destination after prune, where the run could list them. */
+  readonly archiveCounts: Record<string, number>;
   readonly warnings: string[];
   readonly error?: string;
 }
@@ -73,35 +79,63 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
   (run as { host: string }).host = config.host;
   const selected = selectDestinations(config, opts.targets);
-  for (const [key, path] of Object.entries(config.hooks)) {
-    if (path) await checkTrustedFile(path, `${key}_hook`, { executable: true });
+  for (const [key, path] of [["pre_hook", config.hooks.pre], ["post_hook", config.hooks.post], ["failure_hook", config.hooks.failure]] as const) {
+    if (path) await checkTrustedFile(path, key, { executable: true });
   }
   const chain = await buildChain(config, selected, run, log);
   const name = archiveName(config.host, startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
 
   if (opts.dryRun) {
     for (const line of describeRun(chain, name)) log.info(line);
-    return result(config, startedAt, true, [], chain.source.stats, [], log, ExitCode.ok);
+    return result(config, startedAt, true, [], chain.source.stats, [], {}, log, ExitCode.ok);
   }
 
   const lock = opts.once ? null : await acquireLock(env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, log);
   try {
-    return await runLocked(chain, name, run, controller, env, log);
+    return await runLocked(chain, name, run, controller, log, opts.progress);
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
     await lock?.release();
   }
 }
 
-async function runLocked(chain: Chain, name: string, run: RunInfo, controller: AbortController, env: NodeJS.ProcessEnv, log: Logger): Promise<RunResult> {
+async function runLocked(
+  chain: Chain,
+  name: string,
+  run: RunInfo,
+  controller: AbortController,
+  log: Logger,
+  progress: RunOptions["progress"],
+): Promise<RunResult> {
   const { config } = chain;
-  const hookEnv = (status: string, active: ActiveDestination[] = []) => ({
+  const stats = chain.source.stats;
+  /** The run's facts for hooks, so a hook can report or page without parsing logs. */
+  const hookEnv = (status: string, active: ActiveDestination[] = [], error?: string) => ({
     SOV_HOST: config.host,
     SOV_STATUS: status,
     SOV_CONFIG: config.file,
+    SOV_ARCHIVE_NAME: name,
     SOV_ARCHIVES: active.flatMap((a) => (a.archive ? [a.archive.location] : [])).join("\n"),
-    SOV_BYTES_READ: String(chain.source.stats.bytes),
+    SOV_FAILED_DESTINATIONS: active.filter((a) => !a.archive).map((a) => a.name).join(" "),
+    SOV_BYTES_READ: String(stats.bytes),
+    SOV_FILES_READ: String(stats.files),
+    SOV_BYTES_WRITTEN: String(active.reduce((n, a) => n + (a.archive?.size ?? 0), 0)),
+    SOV_ERROR: error ?? "",
   });
+  const finish = async (active: ActiveDestination[], pruned: ArchiveRef[], counts: Record<string, number>, error?: string): Promise<RunResult> => {
+    const ok = !error;
+    if (!ok && config.hooks.failure) {
+      log.info(`running failure_hook ${config.hooks.failure}`);
+      const code = await runHookFile(config.hooks.failure, hookEnv("failed", active, error), log.child("failure_hook"));
+      if (code !== 0) log.warn(`failure_hook ${config.hooks.failure} exited ${code}`);
+    }
+    const outcomes = active.map((a): DestinationOutcome => ({
+      destination: a.name,
+      ...(a.archive ? { archive: a.archive } : {}),
+      ...(a.error ? { error: a.error } : {}),
+    }));
+    return result(config, run.startedAt, false, outcomes, stats, pruned, counts, log, ok ? ExitCode.ok : ExitCode.failed, error);
+  };
 
   if (config.hooks.pre) {
     log.info(`running pre_hook ${config.hooks.pre}`);
@@ -111,7 +145,7 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
     } else if (code !== 0) {
       const error = `pre_hook ${config.hooks.pre} exited ${code}; nothing was read or written`;
       log.error(error);
-      return result(config, run.startedAt, false, [], chain.source.stats, [], log, ExitCode.failed, error);
+      return finish([], [], {}, error);
     }
   }
   await chain.hooks.preHook.promise(run);
@@ -120,6 +154,7 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
   const opened: ActiveDestination[] = [];
   let pipelineError: string | undefined;
   let pruned: ArchiveRef[] = [];
+  const counts: Record<string, number> = {};
   try {
     for (const a of active) {
       try {
@@ -135,7 +170,12 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
     if (writing.length === 0) {
       pipelineError = "no destination could be opened; nothing was read";
     } else {
-      pipelineError = await streamArchive(chain, writing, controller, log);
+      const stopProgress = progress ? startProgress(stats, { ...progress, log }) : () => {};
+      try {
+        pipelineError = await streamArchive(chain, writing, controller, log);
+      } finally {
+        stopProgress();
+      }
       await settle(writing, pipelineError, log);
     }
     const committed = active.filter((a) => a.archive);
@@ -143,6 +183,10 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
       pruned = await prune(chain, committed, run, log);
     } else if (committed.length > 0) {
       log.warn("not pruning: the run did not succeed everywhere");
+    }
+    for (const a of committed) {
+      const mine = await a.destination.list().catch(() => null);
+      if (mine) counts[a.name] = mine.filter((r) => parseArchiveName(r.name)?.host === config.host).length;
     }
   } finally {
     for (const a of opened.reverse()) {
@@ -157,13 +201,7 @@ async function runLocked(chain: Chain, name: string, run: RunInfo, controller: A
     const code = await runHookFile(config.hooks.post, hookEnv(ok ? "ok" : "partial", active), log.child("post_hook"));
     if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
   }
-  const outcomes = active.map((a): DestinationOutcome => ({
-    destination: a.name,
-    ...(a.archive ? { archive: a.archive } : {}),
-    ...(a.error ? { error: a.error } : {}),
-  }));
-  const error = pipelineError ?? (ok ? undefined : "not every destination committed");
-  return result(config, run.startedAt, false, outcomes, chain.source.stats, pruned, log, ok ? ExitCode.ok : ExitCode.failed, error);
+  return finish(active, pruned, counts, pipelineError ?? (ok ? undefined : "not every destination committed"));
 }
 
 /** Source → compress → encrypt → every staged write. Returns why it failed, or undefined. */
@@ -238,6 +276,7 @@ function result(
   destinations: DestinationOutcome[],
   stats: SourceStats,
   pruned: ArchiveRef[],
+  archiveCounts: Record<string, number>,
   log: Logger,
   exitCode: number,
   error?: string,
@@ -251,6 +290,7 @@ function result(
     destinations,
     stats,
     pruned,
+    archiveCounts,
     warnings: [...log.warnings],
     ...(error ? { error } : {}),
   };
@@ -282,15 +322,4 @@ function pluginOf(chain: Chain, stage: string, instance?: string): string {
   return p ? p.name : "?";
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-export { SovError, ConfigError, RunError };
+export { SovError, ConfigError, RunError, formatBytes };

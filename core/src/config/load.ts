@@ -8,6 +8,8 @@ import { V01_KNOWN_KEYS, V01_SCHEMA, V2_SCHEMA } from "./schema.js";
 import { formatPath, YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
+/** A daily timer with a randomized delay stays under this when healthy. */
+export const DEFAULT_MAX_ARCHIVE_AGE_HOURS = 26;
 /** Where the bash tool wrote when `destinations.local` was not set. */
 export const V01_DEFAULT_LOCAL = "/data/backups";
 
@@ -43,11 +45,17 @@ export interface SovConfig {
   readonly hooks: {
     readonly pre: string | null;
     readonly post: string | null;
+    /** Runs when a run fails, so an operator can page themselves. */
+    readonly failure: string | null;
     /** v0.1 configs keep the bash tool's behaviour (warn and go on); v2 aborts by default. */
     readonly onPreFailure: "abort" | "continue";
   };
   /** Destinations a run writes when `--target` is not given: v0.1 `local`, v2 all of them. */
   readonly defaultTargets: readonly string[];
+  /** A Prometheus node_exporter textfile, rewritten atomically after every run. */
+  readonly metricsTextfile: string | null;
+  /** `sov status` fails when the newest archive is older than this. */
+  readonly maxArchiveAgeHours: number;
   /** Informational (the systemd timer's settings); a run never acts on it. */
   readonly schedule: Readonly<Record<string, unknown>>;
   readonly document: YamlConfigDocument;
@@ -161,6 +169,9 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     compressor?: string;
     pre_hook?: string | null;
     post_hook?: string | null;
+    failure_hook?: string | null;
+    metrics_textfile?: string | null;
+    max_archive_age_hours?: number;
     schedule?: Record<string, unknown> | null;
   };
   const dir = dirname(doc.file);
@@ -191,7 +202,9 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     compress: compressPlugin ? block(compressPlugin, {}, () => ["compressor"]) : null,
     encrypt: block("age", { recipients_file: resolveFrom(dir, c.age_recipient) }, () => ["age_recipient"]),
     destinations,
-    hooks: { pre: c.pre_hook || null, post: c.post_hook || null, onPreFailure: "continue" },
+    hooks: { pre: c.pre_hook || null, post: c.post_hook || null, failure: c.failure_hook || null, onPreFailure: "continue" },
+    metricsTextfile: c.metrics_textfile || null,
+    maxArchiveAgeHours: c.max_archive_age_hours ?? DEFAULT_MAX_ARCHIVE_AGE_HOURS,
     defaultTargets: ["local"],
     schedule: c.schedule ?? {},
     document: doc,
@@ -226,7 +239,7 @@ function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): Sov
     names.add(destName);
     return { ...block(plugin, options, (k) => ["destinations", i, ...k]), name: destName, retention: { days: retention?.days ?? 0 } };
   });
-  const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null; on_pre_failure?: "abort" | "continue" };
+  const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null; failure?: string | null; on_pre_failure?: "abort" | "continue" };
   return {
     file: doc.file,
     dir,
@@ -236,7 +249,9 @@ function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): Sov
     compress: raw.compress === "none" || raw.compress === null ? null : stage("compress", raw.compress, "zstd"),
     encrypt: stage("encrypt", raw.encrypt, "age"),
     destinations,
-    hooks: { pre: hooks.pre || null, post: hooks.post || null, onPreFailure: hooks.on_pre_failure ?? "abort" },
+    hooks: { pre: hooks.pre || null, post: hooks.post || null, failure: hooks.failure || null, onPreFailure: hooks.on_pre_failure ?? "abort" },
+    metricsTextfile: (raw.metrics_textfile as string | null | undefined) || null,
+    maxArchiveAgeHours: (raw.max_archive_age_hours as number | undefined) ?? DEFAULT_MAX_ARCHIVE_AGE_HOURS,
     defaultTargets: destinations.map((d) => d.name),
     schedule: (raw.schedule as Record<string, unknown> | undefined) ?? {},
     document: doc,

@@ -11,6 +11,13 @@ export const RETENTION_SCHEMA = {
   additionalProperties: false,
 };
 
+/** Keys sov adds to both formats (the bash tool had none of them). */
+const SOV_EXTENSIONS = {
+  failure_hook: PATH_OR_EMPTY,
+  metrics_textfile: PATH_OR_EMPTY,
+  max_archive_age_hours: { type: "number", exclusiveMinimum: 0 },
+};
+
 /** The bash tool's format; `coerceTypes` accepts its quoted numbers (`local_days: "14"`). */
 export const V01_SCHEMA = {
   type: "object",
@@ -39,6 +46,7 @@ export const V01_SCHEMA = {
     pre_hook: PATH_OR_EMPTY,
     post_hook: PATH_OR_EMPTY,
     schedule: { type: ["object", "null"] },
+    ...SOV_EXTENSIONS,
   },
 } as const;
 
@@ -54,6 +62,9 @@ export const V01_KNOWN_KEYS: Record<string, readonly string[] | true> = {
   pre_hook: true,
   post_hook: true,
   schedule: true,
+  failure_hook: true,
+  metrics_textfile: true,
+  max_archive_age_hours: true,
 };
 
 const STAGE_BLOCK = {
@@ -86,10 +97,12 @@ export const V2_SCHEMA = {
     },
     hooks: {
       type: "object",
-      properties: { pre: PATH_OR_EMPTY, post: PATH_OR_EMPTY, on_pre_failure: { enum: ["abort", "continue"] } },
+      properties: { pre: PATH_OR_EMPTY, post: PATH_OR_EMPTY, failure: PATH_OR_EMPTY, on_pre_failure: { enum: ["abort", "continue"] } },
       additionalProperties: false,
     },
     schedule: { type: ["object", "null"] },
+    metrics_textfile: SOV_EXTENSIONS.metrics_textfile,
+    max_archive_age_hours: SOV_EXTENSIONS.max_archive_age_hours,
   },
   additionalProperties: false,
 } as const;
