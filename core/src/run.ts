@@ -9,7 +9,7 @@ import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
-import { selectExpired } from "./retention.js";
+import { judgeRetention, selectExpired } from "./retention.js";
 import { formatBytes } from "./format.js";
 import { startProgress } from "./report/progress.js";
 import { checkTrustedFile } from "./trusted-path.js";
@@ -87,6 +87,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
 
   if (opts.dryRun) {
     for (const line of describeRun(chain, name)) log.info(line);
+    for (const line of await previewRetention(chain, name, startedAt)) log.info(line);
     return result(config, startedAt, true, [], chain.source.stats, [], {}, log, ExitCode.ok);
   }
 
@@ -296,6 +297,29 @@ function result(
   };
 }
 
+/**
+ * What prune would do after this run, as if the new archive were already there: each archive
+ * with why it stays or goes. Destinations that cannot be listed without opening (a stick that
+ * would have to be mounted) are said to be skipped, never opened by a dry run.
+ */
+async function previewRetention(chain: Chain, name: string, now: Date): Promise<string[]> {
+  const lines = ["retention (after this run):"];
+  for (const { block, destination } of chain.destinations) {
+    let listed: ArchiveRef[];
+    try {
+      listed = await destination.list();
+    } catch {
+      lines.push(`  ${block.name}: not listed (it would have to be opened or mounted)`);
+      continue;
+    }
+    const incoming: ArchiveRef = { destination: block.name, name, location: "(this run)", size: 0 };
+    const verdicts = judgeRetention([...listed, incoming], block.retention, chain.config.host, name, now);
+    lines.push(`  ${block.name}: ${verdicts.filter((v) => !v.keep).length} would be removed, ${verdicts.filter((v) => v.keep).length} kept`);
+    for (const v of verdicts) lines.push(`    ${v.keep ? "keep  " : "REMOVE"} ${v.archive.name}: ${v.reasons.join(", ")}`);
+  }
+  return lines;
+}
+
 export function describeRun(chain: Chain, name: string): string[] {
   const { config } = chain;
   const lines = [
@@ -310,11 +334,16 @@ export function describeRun(chain: Chain, name: string): string[] {
     "destinations:",
   ];
   for (const { block, destination } of chain.destinations) {
-    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), keep ${block.retention.days > 0 ? `${block.retention.days} days` : "everything"}:`);
+    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), retention ${describeRetention(block.retention)}:`);
     lines.push(...destination.describe().map((l) => `    ${l}`));
   }
   lines.push(`pre_hook: ${config.hooks.pre ?? "none"}`, `post_hook: ${config.hooks.post ?? "none"}`);
   return lines;
+}
+
+function describeRetention(policy: Chain["destinations"][number]["block"]["retention"]): string {
+  const rules = Object.entries(policy).filter(([k, v]) => v !== undefined && v !== 0 && !(k === "days" && v === 0));
+  return rules.length ? rules.map(([k, v]) => `${k}=${v}`).join(" ") : "keep everything";
 }
 
 function pluginOf(chain: Chain, stage: string, instance?: string): string {

@@ -22,10 +22,9 @@ export interface PluginBlock {
   locate(key: ConfigPath): ConfigPath;
 }
 
-export interface RetentionPolicy {
-  /** Remove this host's archives older than this many days; 0 keeps everything. */
-  readonly days: number;
-}
+export type { RetentionPolicy } from "../retention.js";
+import type { RetentionPolicy } from "../retention.js";
+import { RETENTION_KEYS } from "../retention.js";
 
 export interface DestinationBlock extends PluginBlock {
   readonly name: string;
@@ -164,7 +163,7 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     sources: string[];
     exclusions?: string[] | null;
     destinations?: { local?: string | null; usb_label?: string | null; usb_subdir?: string | null } | null;
-    retention?: { local_days?: number; usb_days?: number } | null;
+    retention?: Record<string, number | string> | null;
     age_recipient: string;
     compressor?: string;
     pre_hook?: string | null;
@@ -180,7 +179,7 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
   destinations.push({
     ...block("local", { path: c.destinations?.local || V01_DEFAULT_LOCAL }, () => ["destinations", "local"]),
     name: "local",
-    retention: { days: c.retention?.local_days ?? 14 },
+    retention: v01Retention(c.retention, "local", 14),
   });
   if (c.destinations?.usb_label) {
     const options: Record<string, unknown> = { label: c.destinations.usb_label };
@@ -188,7 +187,7 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     destinations.push({
       ...block("usb", options, (key) => ["destinations", key[0] === "subdir" ? "usb_subdir" : "usb_label"]),
       name: "usb",
-      retention: { days: c.retention?.usb_days ?? 90 },
+      retention: v01Retention(c.retention, "usb", 90),
     });
   }
   const compressor = c.compressor ?? "auto";
@@ -209,6 +208,16 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     schedule: c.schedule ?? {},
     document: doc,
   };
+}
+
+/** v0.1 keeps `local_days`/`usb_days` and gains `local_keep_daily`, `usb_keep_within`, ... */
+function v01Retention(r: Record<string, number | string> | null | undefined, dest: string, defaultDays: number): RetentionPolicy {
+  const policy: Record<string, number | string> = { days: (r?.[`${dest}_days`] as number | undefined) ?? defaultDays };
+  for (const key of RETENTION_KEYS) {
+    const value = r?.[`${dest}_${key}`];
+    if (value !== undefined) policy[key] = value;
+  }
+  return policy as unknown as RetentionPolicy;
 }
 
 function warnUnknownV01Keys(doc: YamlConfigDocument, raw: Record<string, unknown>, log: Logger): void {
@@ -233,11 +242,11 @@ function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): Sov
   };
   const names = new Set<string>();
   const destinations = (raw.destinations as Array<Record<string, unknown>>).map((d, i): DestinationBlock => {
-    const { plugin, name, retention, ...options } = d as { plugin: string; name?: string; retention?: { days?: number } };
+    const { plugin, name, retention, ...options } = d as { plugin: string; name?: string; retention?: Partial<RetentionPolicy> };
     const destName = name ?? plugin.replace(/^.*[/]/, "").replace(/^sov-plugin-dest-|^dest-/, "").toLowerCase();
     if (names.has(destName)) throw doc.error(["destinations", i, "name"], `destination name '${destName}' is used twice; give each a distinct name`);
     names.add(destName);
-    return { ...block(plugin, options, (k) => ["destinations", i, ...k]), name: destName, retention: { days: retention?.days ?? 0 } };
+    return { ...block(plugin, options, (k) => ["destinations", i, ...k]), name: destName, retention: { ...retention, days: retention?.days ?? 0 } };
   });
   const hooks = (raw.hooks ?? {}) as { pre?: string | null; post?: string | null; failure?: string | null; on_pre_failure?: "abort" | "continue" };
   return {

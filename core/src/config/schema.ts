@@ -3,13 +3,31 @@
 const HOST = { type: "string", pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$", maxLength: 253 };
 const PATH_OR_EMPTY = { type: ["string", "null"] };
 
+const COUNT = { type: "integer", minimum: 0 };
+const WITHIN = { type: "string", pattern: "^\\s*\\d+[hdwmy]\\s*$" };
+
 export const RETENTION_SCHEMA = {
   type: "object",
   properties: {
-    days: { type: "integer", minimum: 0 },
+    days: COUNT,
+    keep_last: COUNT,
+    keep_hourly: COUNT,
+    keep_daily: COUNT,
+    keep_weekly: COUNT,
+    keep_monthly: COUNT,
+    keep_yearly: COUNT,
+    keep_within: WITHIN,
   },
   additionalProperties: false,
 };
+
+const V01_RETENTION_PROPERTIES = Object.fromEntries(
+  ["local", "usb"].flatMap((dest) => [
+    [`${dest}_days`, COUNT],
+    ...["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"].map((k) => [`${dest}_${k}`, COUNT]),
+    [`${dest}_keep_within`, WITHIN],
+  ]),
+);
 
 /** Keys sov adds to both formats (the bash tool had none of them). */
 const SOV_EXTENSIONS = {
@@ -34,13 +52,7 @@ export const V01_SCHEMA = {
         usb_subdir: PATH_OR_EMPTY,
       },
     },
-    retention: {
-      type: ["object", "null"],
-      properties: {
-        local_days: { type: "integer", minimum: 0 },
-        usb_days: { type: "integer", minimum: 0 },
-      },
-    },
+    retention: { type: ["object", "null"], properties: V01_RETENTION_PROPERTIES },
     age_recipient: { type: "string", minLength: 1 },
     compressor: { enum: ["auto", "zstd", "lz4", "gzip", "pigz", "none"] },
     pre_hook: PATH_OR_EMPTY,
@@ -56,7 +68,7 @@ export const V01_KNOWN_KEYS: Record<string, readonly string[] | true> = {
   sources: true,
   exclusions: true,
   destinations: ["local", "usb_label", "usb_subdir"],
-  retention: ["local_days", "usb_days"],
+  retention: Object.keys(V01_RETENTION_PROPERTIES),
   age_recipient: true,
   compressor: true,
   pre_hook: true,

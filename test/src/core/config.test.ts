@@ -120,7 +120,7 @@ destinations:
     ["local", "local", { path: "/data/backups" }, 7],
     ["offsite", "@acme/sov-dest-s3", { bucket: "b" }, 0],
   ]);
-  assert.deepEqual(c.hooks, { pre: "/usr/local/sbin/pre", post: null, onPreFailure: "abort" });
+  assert.deepEqual(c.hooks, { pre: "/usr/local/sbin/pre", post: null, failure: null, onPreFailure: "abort" });
   assert.deepEqual(c.defaultTargets, ["local", "offsite"]);
   assert.equal(c.destinations[1]!.locate(["bucket"]).join("."), "destinations.1.bucket");
 });
