@@ -4,7 +4,8 @@
  * A second archive in the same second gets `-N` after the timestamp rather than overwriting.
  */
 const PREFIX = "sovereign-backup-";
-const NAME_RE = /^sovereign-backup-(.+)-(\d{8})-(\d{6})(?:-(\d+))?\.tar(?:\.([a-z0-9]+))?\.([a-z0-9]+)$/;
+// The last suffix is always `age`, so sidecars (`.age.sha256`) and temp files never parse as archives.
+const NAME_RE = /^sovereign-backup-(.+)-(\d{8})-(\d{6})(?:-(\d+))?\.tar(?:\.([a-z0-9]+))?\.(age)$/;
 
 export interface ParsedArchiveName {
   host: string;

@@ -22,6 +22,9 @@ usage:
                                       last run and newest archive per destination (for monitoring)
   sov restore --list | --verify FILE | --latest [TARGET] | FILE [TARGET]   (sov restore --help)
   sov install [--prefix DIR] [--dry-run]   install the command, systemd units and /etc/sovereign-backup
+  sov verify --storage [--config PATH] [--target NAME]
+                                      check every archive copy against its checksum (no key needed)
+  sov keygen [--out FILE] [--pq]      new age identity (0600, never overwritten); prints its recipient
   sov demo [--dir DIR]                back up embedded demo data (no root needed)
   sov --version | --help
 
@@ -47,6 +50,9 @@ const OPTIONS = {
   quiet: { type: "boolean", short: "q" },
   json: { type: "boolean" },
   "max-age": { type: "string" },
+  storage: { type: "boolean" },
+  out: { type: "string", short: "o" },
+  pq: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   dir: { type: "string" },
@@ -61,6 +67,9 @@ type Values = {
   quiet?: boolean;
   json?: boolean;
   "max-age"?: string;
+  storage?: boolean;
+  out?: string;
+  pq?: boolean;
   dir?: string;
 };
 
@@ -105,6 +114,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case "status": {
         const { commandStatus } = await import("./report/status.js");
         return await commandStatus({ configPath: values.config, maxAge: values["max-age"], json: !!values.json, env, log });
+      }
+      case "verify": {
+        if (!values.storage) {
+          log.error("sov verify needs --storage (a full decrypting check is sov restore --verify FILE)");
+          return ExitCode.usage;
+        }
+        const { verifyStorage } = await import("./verify-storage.js");
+        return await verifyStorage({ configPath: values.config, targets: values.target, env, log });
+      }
+      case "keygen": {
+        const { keygen } = await import("./keygen.js");
+        return await keygen({ out: values.out, postQuantum: !!values.pq });
       }
       case "demo": {
         const { runDemo } = await import("./demo.js");

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { once } from "node:events";
+import { createHash } from "node:crypto";
 
 export interface FanoutTarget {
   readonly name: string;
@@ -15,6 +16,10 @@ export interface FanoutTarget {
  * fan-out itself fails only when no target is left.
  */
 export class Fanout extends Writable {
+  /** SHA-256 of everything written, for the checksum sidecars (`sov verify --storage`). */
+  private readonly hash = createHash("sha256");
+  sha256: string | null = null;
+
   constructor(
     readonly targets: FanoutTarget[],
     private readonly onTargetError: (target: FanoutTarget, err: Error) => void,
@@ -44,6 +49,7 @@ export class Fanout extends Writable {
   }
 
   private async writeToAll(chunks: Buffer[]): Promise<void> {
+    for (const chunk of chunks) this.hash.update(chunk);
     const waits: Promise<void>[] = [];
     for (const target of this.live()) {
       let full = false;
@@ -66,6 +72,7 @@ export class Fanout extends Writable {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
+    this.sha256 = this.hash.digest("hex");
     Promise.all(
       this.live().map(async (target) => {
         target.writable.end();

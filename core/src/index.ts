@@ -4,6 +4,7 @@
  */
 export type {
   ArchiveDecoder,
+  ArchiveMeta,
   ArchiveRef,
   ArchiveSource,
   Compressor,

@@ -64,9 +64,19 @@ export interface ArchiveRef {
  */
 export interface StagedWrite {
   readonly writable: Writable;
-  /** Makes the archive visible under its final name (or a fresh `-N` name if that one is taken). */
-  commit(): Promise<ArchiveRef>;
+  /**
+   * Makes the archive visible under its final name (or a fresh `-N` name if that one is taken).
+   * `meta.sha256` is the ciphertext's checksum; a destination that can should keep it beside
+   * the archive (`<name>.sha256`, sha256sum format) for `sov verify --storage`.
+   */
+  commit(meta?: ArchiveMeta): Promise<ArchiveRef>;
   abort(): Promise<void>;
+}
+
+/** Facts the core knows about an archive when it commits it. */
+export interface ArchiveMeta {
+  /** Lower-case hex SHA-256 of the archive's bytes (the ciphertext). */
+  readonly sha256: string;
 }
 
 /** The `destination` stage's product. The core owns when archives appear and when they are pruned. */
@@ -82,6 +92,8 @@ export interface Destination {
   remove(archive: ArchiveRef): Promise<void>;
   /** Opens an archive for reading (restore, verify). */
   read(archive: ArchiveRef): Readable;
+  /** The checksum kept beside an archive at commit, or null if there is none. Optional. */
+  readChecksum?(archive: ArchiveRef): Promise<string | null>;
   /** Always called once after `open()`, also when the run failed (unmounts what was mounted). */
   close(): Promise<void>;
 }

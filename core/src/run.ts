@@ -172,12 +172,13 @@ async function runLocked(
       pipelineError = "no destination could be opened; nothing was read";
     } else {
       const stopProgress = progress ? startProgress(stats, { ...progress, log }) : () => {};
+      let sha256: string | null = null;
       try {
-        pipelineError = await streamArchive(chain, writing, controller, log);
+        ({ error: pipelineError, sha256 } = await streamArchive(chain, writing, controller, log));
       } finally {
         stopProgress();
       }
-      await settle(writing, pipelineError, log);
+      await settle(writing, pipelineError, sha256, log);
     }
     const committed = active.filter((a) => a.archive);
     if (!pipelineError && committed.length === active.length) {
@@ -205,8 +206,13 @@ async function runLocked(
   return finish(active, pruned, counts, pipelineError ?? (ok ? undefined : "not every destination committed"));
 }
 
-/** Source → compress → encrypt → every staged write. Returns why it failed, or undefined. */
-async function streamArchive(chain: Chain, writing: ActiveDestination[], controller: AbortController, log: Logger): Promise<string | undefined> {
+/** Source → compress → encrypt → every staged write. Returns why it failed, or the checksum. */
+async function streamArchive(
+  chain: Chain,
+  writing: ActiveDestination[],
+  controller: AbortController,
+  log: Logger,
+): Promise<{ error?: string; sha256: string | null }> {
   const targets = writing.map((a) => (a.target = { name: a.name, writable: a.staged!.writable }));
   const fanout = new Fanout(targets, (target, err) => {
     const a = writing.find((w) => w.target === target)!;
@@ -218,18 +224,18 @@ async function streamArchive(chain: Chain, writing: ActiveDestination[], control
     if (chain.compressor) stages.push(chain.compressor.createCompressStream());
     stages.push(await chain.encryptor.createEncryptStream(), fanout);
     await pipeline(stages as unknown as Parameters<typeof pipeline>[0][], { signal: controller.signal } as never);
-    return undefined;
+    return { sha256: fanout.sha256 };
   } catch (err) {
     const interrupted = controller.signal.aborted;
     controller.abort(err);
     const reason = interrupted ? "interrupted by a signal" : errorMessage(err);
     log.error(`backup failed: ${reason}`);
-    return reason;
+    return { error: reason, sha256: null };
   }
 }
 
 /** Commit every healthy staged write after a clean pipeline; abort all of them otherwise. */
-async function settle(writing: ActiveDestination[], pipelineError: string | undefined, log: Logger): Promise<void> {
+async function settle(writing: ActiveDestination[], pipelineError: string | undefined, sha256: string | null, log: Logger): Promise<void> {
   for (const a of writing) {
     if (pipelineError || a.error) {
       await a.staged!.abort().catch((err) => log.warn(`destination ${a.name}: abort: ${errorMessage(err)}`));
@@ -237,7 +243,7 @@ async function settle(writing: ActiveDestination[], pipelineError: string | unde
       continue;
     }
     try {
-      a.archive = await a.staged!.commit();
+      a.archive = await a.staged!.commit(sha256 ? { sha256 } : undefined);
       log.info(`wrote ${a.archive.location} (${formatBytes(a.archive.size)})`);
     } catch (err) {
       a.error = `commit failed: ${errorMessage(err)}`;

@@ -1,15 +1,16 @@
 import { constants as fsc } from "node:fs";
-import { link, lstat, mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import { Writable, type Readable } from "node:stream";
 import { archiveName, parseArchiveName, withSequence } from "./archive-name.js";
-import type { ArchiveRef, StagedWrite } from "./plugin.js";
+import type { ArchiveMeta, ArchiveRef, StagedWrite } from "./plugin.js";
 import type { Logger } from "./log.js";
 import { isProcessAlive } from "./process-info.js";
 
 /** Temporary names end in `.<pid>.tmp`, never in `.age`, so no listing ever shows them. */
-const TMP_RE = /^(sovereign-backup-.+\.age)\.(\d+)\.tmp$/;
+const TMP_RE = /^(sovereign-backup-.+\.age(?:\.sha256)?)\.(\d+)\.tmp$/;
+export const CHECKSUM_SUFFIX = ".sha256";
 
 /**
  * An archive directory on a local filesystem (a plain directory, a mounted stick): the one
@@ -71,7 +72,33 @@ export class DirectoryStore {
   async remove(archive: ArchiveRef): Promise<void> {
     if (!parseArchiveName(archive.name)) throw new Error(`refusing to remove ${archive.name}: not an archive name`);
     await unlink(join(this.dir, archive.name));
+    await unlink(join(this.dir, `${archive.name}${CHECKSUM_SUFFIX}`)).catch(() => {});
     await syncDirectory(this.dir);
+  }
+
+  /** The `.sha256` sidecar written at commit, in `sha256sum` format. */
+  async readChecksum(archive: ArchiveRef): Promise<string | null> {
+    try {
+      const text = await readFile(join(this.dir, `${archive.name}${CHECKSUM_SUFFIX}`), "utf8");
+      return /^([0-9a-f]{64}) /.exec(text)?.[1] ?? null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    }
+  }
+
+  /** Writes the sidecar atomically; `sha256sum -c` in the directory checks the archive. */
+  async writeChecksum(name: string, sha256: string): Promise<void> {
+    const path = join(this.dir, `${name}${CHECKSUM_SUFFIX}`);
+    const tmp = `${path}.${process.pid}.tmp`;
+    const handle = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
+    try {
+      await handle.writeFile(`${sha256}  ${name}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
   }
 
   read(archive: ArchiveRef): Readable {
@@ -116,7 +143,7 @@ class StagedFile implements StagedWrite {
     this.writable = new FileWritable(handle);
   }
 
-  async commit(): Promise<ArchiveRef> {
+  async commit(meta?: ArchiveMeta): Promise<ArchiveRef> {
     if (this.settled) throw new Error(`${this.name} was already committed or aborted`);
     this.settled = true;
     try {
@@ -128,6 +155,7 @@ class StagedFile implements StagedWrite {
       }
       await this.handle.close();
       const finalName = await this.store.publish(this.tmpPath, this.name);
+      if (meta) await this.store.writeChecksum(finalName, meta.sha256);
       await syncDirectory(this.store.dir);
       if (finalName !== this.name) this.log.warn(`${this.name} exists already; wrote ${finalName}`);
       return { destination: this.store.destination, name: finalName, location: join(this.store.dir, finalName), size };
