@@ -21,7 +21,8 @@ usage:
   sov status [--config PATH] [--max-age HOURS] [--json]
                                       last run and newest archive per destination (for monitoring)
   sov restore --list | --verify FILE | --latest [TARGET] | FILE [TARGET]   (sov restore --help)
-  sov install [--prefix DIR] [--dry-run]   install the command, systemd units and /etc/sovereign-backup
+  sov install [--prefix DIR] [--dry-run] [--config PATH]
+                                      install the command, systemd units and /etc/sovereign-backup
   sov verify --storage [--config PATH] [--target NAME]
                                       check every archive copy against its checksum (no key needed)
   sov keygen [--out FILE] [--pq]      new age identity (0600, never overwritten); prints its recipient
@@ -149,7 +150,7 @@ async function delegate(command: "restore" | "install", argv: string[], env: Nod
       const { restoreCommand } = (await import(new URL("./restore/index.js", import.meta.url).href)) as SubCommand<"restoreCommand">;
       return await restoreCommand(argv, env, log);
     }
-    const { installCommand } = (await import(new URL("./install/index.js", import.meta.url).href)) as SubCommand<"installCommand">;
+    const { installCommand } = await import("./install/index.js");
     return await installCommand(argv, env, log);
   } catch (err) {
     return reportError(err, log);
