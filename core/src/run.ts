@@ -149,6 +149,7 @@ async function runLocked(
       return finish([], [], {}, error);
     }
   }
+  if (run.signal.aborted) return finish([], [], {}, "interrupted by a signal before anything was read");
   await chain.hooks.preHook.promise(run);
 
   const active: ActiveDestination[] = chain.destinations.map(({ destination }) => ({ name: destination.name, destination }));
