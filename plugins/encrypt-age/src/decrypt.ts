@@ -1,0 +1,95 @@
+import { Transform, type TransformCallback } from "node:stream";
+import { ConfigError, RunError, type DecodeContext } from "@sov/core";
+import { HeaderCollector, HeaderError, NoMatchingIdentityError, openHeader } from "./header.js";
+import { readIdentities } from "./identities.js";
+import { OUTPUT_BATCH_SIZE, OutputBatch, PayloadError, PayloadOpener } from "./stream.js";
+
+/** Reads the identity file now: a problem there is a ConfigError before any byte is read. */
+export async function createDecryptStream(ctx: DecodeContext): Promise<Transform> {
+  const file = ctx.identityFile;
+  if (!file) throw new ConfigError("decrypting needs an age identity file, and none was given");
+  return new DecryptStream(await readIdentities(file), file);
+}
+
+/**
+ * A Transform from an age file to its plaintext. Wrong identity is a ConfigError (exit 2, the
+ * user gave the wrong key); an unusable archive is a RunError (exit 1).
+ */
+class DecryptStream extends Transform {
+  readonly #identities: readonly string[];
+  readonly #identityFile: string;
+  readonly #header = new HeaderCollector();
+  #opener: PayloadOpener | undefined;
+  readonly #out = new OutputBatch();
+
+  constructor(identities: readonly string[], identityFile: string) {
+    super();
+    this.#identities = identities;
+    this.#identityFile = identityFile;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.#opener) {
+      this.#step((opener) => opener.update(chunk, this.#out), callback);
+      return;
+    }
+    let split;
+    try {
+      split = this.#header.add(chunk);
+    } catch (err) {
+      callback(this.#explain(err));
+      return;
+    }
+    if (!split) {
+      callback();
+      return;
+    }
+    const { rest } = split;
+    openHeader(split.header, this.#identities).then((fileKey) => {
+      this.#opener = new PayloadOpener(fileKey);
+      fileKey.fill(0);
+      if (this.destroyed) {
+        this.#opener.dispose();
+        return;
+      }
+      this.#step((opener) => opener.update(rest, this.#out), callback);
+    }, (err: unknown) => callback(this.#explain(err)));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (!this.#opener) {
+      callback(this.#explain(this.#header.endError()));
+      return;
+    }
+    this.#step((opener) => opener.final(this.#out), callback, true);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#opener?.dispose();
+    callback(err);
+  }
+
+  /** Runs one opener step; plaintext verified before a failure is still pushed. */
+  #step(work: (opener: PayloadOpener) => void, callback: TransformCallback, end = false): void {
+    let failure: Error | undefined;
+    try {
+      work(this.#opener!);
+    } catch (err) {
+      failure = this.#explain(err);
+    }
+    if (failure || end || this.#out.size >= OUTPUT_BATCH_SIZE) {
+      const verified = this.#out.drain();
+      if (verified) this.push(verified);
+    }
+    callback(failure);
+  }
+
+  #explain(err: unknown): Error {
+    if (err instanceof NoMatchingIdentityError) {
+      const tried = `${this.#identities.length} identit${this.#identities.length === 1 ? "y" : "ies"} from ${this.#identityFile}`;
+      return new ConfigError(`${err.message} (tried ${tried}); is it the right key file?`);
+    }
+    if (err instanceof HeaderError || err instanceof PayloadError) return new RunError(err.message);
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}

@@ -1,0 +1,85 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { once } from "node:events";
+import type { Transform } from "node:stream";
+import type { TestContext } from "node:test";
+import { silentLogger } from "@sov/core";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
+import { createDecryptStream, createEncryptStream } from "../src/index.js";
+
+export const IN_CI = process.env.CI === "true";
+
+export function hasTool(name: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * True when `tools` are all on PATH. Otherwise the test fails in CI (a missing tool must never
+ * pass silently) and is skipped elsewhere, with the reason shown.
+ */
+export function needTools(t: TestContext, ...tools: string[]): boolean {
+  const missing = tools.filter((tool) => !hasTool(tool));
+  if (missing.length === 0) return true;
+  if (IN_CI) throw new Error(`CI is missing ${missing.join(", ")}; install it`);
+  t.skip(`${missing.join(", ")} CLI not installed`);
+  return false;
+}
+
+export function scratch(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "sov-encrypt-age-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface KeyPair {
+  readonly identity: string;
+  readonly recipient: string;
+  /** An identity file holding only `identity`. */
+  readonly identityFile: string;
+}
+
+export async function makeKeyPair(dir: string, name: string): Promise<KeyPair> {
+  const identity = await generateX25519Identity();
+  const identityFile = join(dir, `${name}.key`);
+  writeFileSync(identityFile, `# test identity ${name}\n${identity}\n`, { mode: 0o600 });
+  return { identity, recipient: await identityToRecipient(identity), identityFile };
+}
+
+export interface TransformResult {
+  readonly output: Buffer;
+  readonly error: Error | undefined;
+}
+
+/**
+ * Feeds `input` through `transform` in pieces of `chunkSize` bytes, honouring backpressure, and
+ * collects what it emits until it ends or fails (output emitted before a failure is kept).
+ */
+export async function runTransform(transform: Transform, input: Uint8Array, chunkSize = 64 * 1024): Promise<TransformResult> {
+  const output: Buffer[] = [];
+  transform.on("data", (chunk: Buffer) => output.push(chunk));
+  const settled = new Promise<Error | undefined>((resolve) => {
+    transform.once("end", () => resolve(undefined));
+    transform.once("error", resolve);
+  });
+  const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  for (let i = 0; i < bytes.length && !transform.destroyed; i += chunkSize) {
+    if (!transform.write(bytes.subarray(i, i + chunkSize))) {
+      await Promise.race([once(transform, "drain"), settled]);
+    }
+  }
+  if (!transform.destroyed) transform.end();
+  const error = await settled;
+  return { output: Buffer.concat(output), error };
+}
+
+export async function encrypt(recipients: string[], plaintext: Uint8Array, chunkSize?: number): Promise<Buffer> {
+  const { output, error } = await runTransform(await createEncryptStream(recipients), plaintext, chunkSize);
+  if (error) throw error;
+  return output;
+}
+
+export async function decrypt(identityFile: string, ciphertext: Uint8Array, chunkSize?: number): Promise<TransformResult> {
+  return runTransform(await createDecryptStream({ identityFile, log: silentLogger() }), ciphertext, chunkSize);
+}
