@@ -1,1 +1,17 @@
-export {};
+import { definePlugin } from "@sov/core";
+import { type FsSourceOptions, optionsSchema } from "./options.js";
+import { createFsSource } from "./source.js";
+
+const PLUGIN_NAME = "@sov/source-fs";
+
+/** The source stage: a POSIX tar stream of local paths, member names relative to `root` (`/`). */
+export default definePlugin<FsSourceOptions>({
+  name: PLUGIN_NAME,
+  stage: "source",
+  optionsSchema,
+  apply(hooks, options, ctx) {
+    hooks.source.tapPromise(PLUGIN_NAME, async () => createFsSource(options, ctx));
+  },
+});
+
+export type { FsSourceOptions };

@@ -1,0 +1,391 @@
+/**
+ * The synchronous half of the source: walks the source paths, reads every file and lays the
+ * tar stream out in large chunks. It runs inside a worker thread (see worker.ts), where blocking
+ * calls are what make it fast: one async fs round trip per small file costs more than the read.
+ *
+ * Paths and member names are byte strings (latin1, one char per byte) so names that are not
+ * UTF-8 are archived exactly as they are on disk.
+ */
+import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
+import { compileExcludes, type ExcludeMatcher } from "./exclude.js";
+import { type IdNames, loadIdNames } from "./id-names.js";
+import { BLOCK_SIZE, encodePaxHeader, paxRecordsFor, type EntryType, type TarEntry, writeUstarHeader } from "./tar-header.js";
+
+export interface TarPlan {
+  /** The directory member names are relative to, as a byte string without a trailing slash ("" is `/`). */
+  readonly root: string;
+  /** Member names of the source paths, byte strings; "" stands for the root's whole content. */
+  readonly sources: readonly string[];
+  /** GNU-tar-style exclusion patterns (see exclude.ts), as configured (UTF-8). */
+  readonly exclude: readonly string[];
+}
+
+export interface TarProgress {
+  /** Entries archived that are not directories. */
+  files: number;
+  /** Content bytes of regular files, as declared in their headers. */
+  bytes: number;
+}
+
+/** Where the walker's output goes; every call happens on the walker's thread, in stream order. */
+export interface TarSink {
+  /** A buffer for the next chunk (its length is the chunk size); may block until one is free. */
+  allocate(): Uint8Array;
+  /** A full chunk (or the last one). The walker never touches `data` again, so it may be transferred. */
+  chunk(data: Uint8Array, progress: TarProgress): void;
+  warn(message: string): void;
+  debug(message: string): void;
+  /** Test seam: runs after a regular file's header is written, before its content is read. */
+  beforeContent?(path: string): void;
+}
+
+/** None of the source paths exists as something that can be archived. */
+export class NoValidSourceError extends Error {
+  constructor(root: string) {
+    super(`no valid source path under ${display(root || "/")}: every configured path is missing or a symlink`);
+    this.name = "NoValidSourceError";
+  }
+}
+
+/** Writes the whole archive, end-of-archive blocks included, into `sink`. */
+export function writeTar(plan: TarPlan, sink: TarSink, ids: IdNames = loadIdNames()): TarProgress {
+  return new TarWalker(plan, sink, ids).run();
+}
+
+/** O_NONBLOCK: a file swapped for a FIFO since the directory was read must not hang the walk. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
+
+class TarWalker {
+  private readonly out: ChunkWriter;
+  private readonly excluded: ExcludeMatcher;
+  /** `dev:ino` of every archived file with more than one link, to the member name it was archived as. */
+  private readonly linkTargets = new Map<string, string>();
+  private readonly progress: TarProgress = { files: 0, bytes: 0 };
+
+  constructor(
+    private readonly plan: TarPlan,
+    private readonly sink: TarSink,
+    private readonly ids: IdNames,
+  ) {
+    this.out = new ChunkWriter(
+      () => sink.allocate(),
+      (chunk) => sink.chunk(chunk, { ...this.progress }),
+    );
+    this.excluded = compileExcludes(plan.exclude);
+  }
+
+  run(): TarProgress {
+    const sources = this.validSources();
+    if (sources.length === 0) throw new NoValidSourceError(this.plan.root);
+    for (const name of sources) {
+      if (name === "") this.archiveChildren(this.plan.root || "/", "");
+      else this.archive(this.pathOf(name), name, undefined);
+    }
+    this.out.end();
+    return { ...this.progress };
+  }
+
+  /** The sources that exist and are not symlinks, without those inside another source. */
+  private validSources(): string[] {
+    const valid: string[] = [];
+    for (const name of this.plan.sources) {
+      const path = name === "" ? this.plan.root || "/" : this.pathOf(name);
+      let st: Stats;
+      try {
+        st = lstatSync(fsPath(path));
+      } catch (err) {
+        this.sink.warn(`${display(path)}: ${errnoText(err)}; skipped`);
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        this.sink.warn(`${display(path)}: is a symlink; skipped (list the path it points to instead)`);
+        continue;
+      }
+      valid.push(name);
+    }
+    // in the configured order, each member once: drop repeats and paths inside another source
+    const inside = (name: string, outer: string) => outer === "" || name.startsWith(`${outer}/`);
+    return valid.filter((name, i) => valid.indexOf(name) === i && !valid.some((outer) => outer !== name && inside(name, outer)));
+  }
+
+  private pathOf(name: string): string {
+    return `${this.plan.root}/${name}`;
+  }
+
+  /** One directory entry; `dirent` saves an lstat for regular files, the bulk of any tree. */
+  private archive(path: string, name: string, dirent: Dirent | undefined): void {
+    if (this.excluded(name)) return;
+    if (dirent?.isFile()) return this.archiveFile(path, name);
+    let st: Stats;
+    try {
+      st = lstatSync(fsPath(path));
+    } catch (err) {
+      return this.skip(path, err);
+    }
+    if (st.isFile()) this.archiveFile(path, name);
+    else if (st.isDirectory()) this.archiveDirectory(path, name, st);
+    else if (st.isSymbolicLink()) this.archiveSymlink(path, name, st);
+    else if (st.isFIFO()) this.archiveSpecial(name, st, "fifo");
+    else if (st.isCharacterDevice()) this.archiveSpecial(name, st, "char");
+    else if (st.isBlockDevice()) this.archiveSpecial(name, st, "block");
+    else this.sink.debug(`${display(path)}: a socket or other special file; not archived`);
+  }
+
+  /** Opened first, described from fstat: the header always matches what was opened. */
+  private archiveFile(path: string, name: string): void {
+    let fd: number;
+    try {
+      fd = openSync(fsPath(path), OPEN_FLAGS);
+    } catch (err) {
+      return this.skip(path, err);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return this.sink.warn(`${display(path)}: changed while read (no longer a regular file); skipped`);
+      if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => fstatSync(fd, { bigint: true }))) return;
+      this.out.writeHeader(this.entry(st, name, "file", st.size));
+      this.sink.beforeContent?.(path);
+      const copy = this.out.copyFile(fd, st.size);
+      this.progress.files++;
+      this.progress.bytes += st.size;
+      if (copy.error) {
+        this.sink.warn(`${display(path)}: read failed after ${copy.copied} of ${st.size} bytes (${errnoText(copy.error)}); the rest is zero-filled`);
+      } else if (copy.copied < st.size) {
+        this.sink.warn(`${display(path)}: changed while read (shrank to ${copy.copied} of ${st.size} bytes); the rest is zero-filled`);
+      } else if (copy.grew) {
+        this.sink.warn(`${display(path)}: changed while read (grew past ${st.size} bytes); archived the first ${st.size} bytes`);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The header is written only once the listing is in hand, so an unreadable directory leaves no trace. */
+  private archiveDirectory(path: string, name: string, st: Stats): void {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
+    } catch (err) {
+      return this.skip(path, err);
+    }
+    this.out.writeHeader(this.entry(st, `${name}/`, "directory"));
+    this.archiveEntries(path, `${name}/`, entries);
+  }
+
+  /** The root's content for a source of `/`: its children without an entry for the root itself. */
+  private archiveChildren(path: string, prefix: string): void {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
+    } catch (err) {
+      return this.skip(path, err);
+    }
+    this.archiveEntries(path === "/" ? "" : path, prefix, entries);
+  }
+
+  /** Sorted, so the same tree always gives the same archive. */
+  private archiveEntries(dirPath: string, prefix: string, entries: Dirent[]): void {
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) this.archive(`${dirPath}/${entry.name}`, `${prefix}${entry.name}`, entry);
+  }
+
+  private archiveSymlink(path: string, name: string, st: Stats): void {
+    let target: string;
+    try {
+      target = readlinkSync(fsPath(path), { encoding: "latin1" });
+    } catch (err) {
+      return this.skip(path, err);
+    }
+    if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => lstatSync(fsPath(path), { bigint: true }))) return;
+    this.out.writeHeader(this.entry(st, name, "symlink", 0, target));
+    this.progress.files++;
+  }
+
+  /** FIFOs and device nodes: a header, never their content. */
+  private archiveSpecial(name: string, st: Stats, type: "fifo" | "char" | "block"): void {
+    const entry = this.entry(st, name, type);
+    if (type !== "fifo") {
+      entry.devmajor = major(st.rdev);
+      entry.devminor = minor(st.rdev);
+    }
+    this.out.writeHeader(entry);
+    this.progress.files++;
+  }
+
+  /**
+   * A second occurrence of a multiply-linked inode becomes a hardlink entry to the first. Inode
+   * numbers past 2^53 (overlayfs, some network filesystems) are re-read as bigints so two files
+   * never share a key by rounding.
+   */
+  private archivedAsHardlink(name: string, st: Stats, exactStat: () => { dev: bigint; ino: bigint }): boolean {
+    const exact = st.ino > Number.MAX_SAFE_INTEGER || st.dev > Number.MAX_SAFE_INTEGER ? exactStat() : st;
+    const key = `${exact.dev}:${exact.ino}`;
+    const first = this.linkTargets.get(key);
+    if (first === undefined) {
+      this.linkTargets.set(key, name);
+      return false;
+    }
+    this.out.writeHeader(this.entry(st, name, "hardlink", 0, first));
+    this.progress.files++;
+    return true;
+  }
+
+  private entry(st: Stats, name: string, type: EntryType, size = 0, linkname?: string): TarEntry {
+    return {
+      name,
+      type,
+      size,
+      linkname,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      mtime: Math.floor(st.mtimeMs / 1000),
+      uname: this.ids.user(st.uid),
+      gname: this.ids.group(st.gid),
+    };
+  }
+
+  private skip(path: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") this.sink.warn(`${display(path)}: vanished before it was read; skipped`);
+    else if (code === "ELOOP") this.sink.warn(`${display(path)}: changed while read (now a symlink); skipped`);
+    else if (code) this.sink.warn(`${display(path)}: cannot read (${errnoText(err)}); skipped`);
+    else throw err;
+  }
+}
+
+export interface FileCopy {
+  /** Bytes that came from the file; the rest of the declared size was zero-filled. */
+  copied: number;
+  /** The file had more bytes than its header declares; they were left out. */
+  grew: boolean;
+  error?: unknown;
+}
+
+/**
+ * Lays the stream out in chunks and hands each one over when it is full. File content is read
+ * straight into the chunk: no copy between the kernel and the consumer, since chunks travel to
+ * the main thread by transfer. Chunks may come uninitialised, so padding is written explicitly.
+ */
+export class ChunkWriter {
+  private chunk: Uint8Array | undefined;
+  private pos = 0;
+
+  constructor(
+    private readonly allocate: () => Uint8Array,
+    private readonly flush: (chunk: Uint8Array) => void,
+  ) {}
+
+  write(bytes: Uint8Array): void {
+    for (let from = 0; from < bytes.length; ) {
+      const chunk = this.current();
+      const n = Math.min(bytes.length - from, chunk.length - this.pos);
+      chunk.set(bytes.subarray(from, from + n), this.pos);
+      from += n;
+      this.advance(n);
+    }
+  }
+
+  /** The entry's header blocks. Everything written is whole blocks, so the ustar block fits the chunk. */
+  writeHeader(entry: TarEntry): void {
+    const records = paxRecordsFor(entry);
+    if (records) this.write(encodePaxHeader(entry, records));
+    writeUstarHeader(this.current(), this.pos, entry);
+    this.advance(BLOCK_SIZE);
+  }
+
+  /** `length` zero bytes. */
+  pad(length: number): void {
+    while (length > 0) {
+      const chunk = this.current();
+      const n = Math.min(length, chunk.length - this.pos);
+      chunk.fill(0, this.pos, this.pos + n);
+      length -= n;
+      this.advance(n);
+    }
+  }
+
+  /**
+   * Copies exactly `size` bytes of an open file, padded to a block, whatever the file does
+   * meanwhile: the header already promised `size`. Missing bytes become zeros, extra ones are
+   * left out. The last read asks for one byte more than remains, which proves the end of file
+   * without another syscall (or shows that the file grew); that byte is overwritten later.
+   */
+  copyFile(fd: number, size: number, read: typeof readSync = readSync): FileCopy {
+    let remaining = size;
+    let grew = false;
+    let error: unknown;
+    for (let atEnd = false; !atEnd && !grew; ) {
+      const chunk = this.current();
+      const space = chunk.length - this.pos;
+      const want = Math.min(remaining, space);
+      const probing = want === remaining && want < space;
+      let n: number;
+      try {
+        n = read(fd, chunk, this.pos, probing ? want + 1 : want, null);
+      } catch (err) {
+        error = err;
+        break;
+      }
+      grew = n > remaining;
+      atEnd = n === 0 || (probing && n === remaining);
+      const used = Math.min(n, remaining);
+      this.advance(used);
+      remaining -= used;
+    }
+    this.pad(remaining + (-size & (BLOCK_SIZE - 1)));
+    return { copied: size - remaining, grew, ...(error === undefined ? {} : { error }) };
+  }
+
+  /** The end-of-archive marker, two zero blocks, and the last partial chunk. */
+  end(): void {
+    this.pad(2 * BLOCK_SIZE);
+    if (this.chunk && this.pos > 0) this.flush(this.chunk.subarray(0, this.pos));
+    this.chunk = undefined;
+    this.pos = 0;
+  }
+
+  private current(): Uint8Array {
+    if (!this.chunk) {
+      this.chunk = this.allocate();
+      if (this.chunk.length === 0 || this.chunk.length % BLOCK_SIZE !== 0) throw new RangeError("chunk buffers must be whole 512-byte blocks");
+    }
+    return this.chunk;
+  }
+
+  private advance(n: number): void {
+    this.pos += n;
+    if (this.pos === this.chunk!.length) {
+      this.flush(this.chunk!);
+      this.chunk = undefined;
+      this.pos = 0;
+    }
+  }
+}
+
+/** glibc's gnu_dev_major / gnu_dev_minor on a 64-bit dev_t held in a double. */
+function major(rdev: number): number {
+  return Number(((BigInt(rdev) >> 8n) & 0xfffn) | ((BigInt(rdev) >> 32n) & ~0xfffn));
+}
+
+function minor(rdev: number): number {
+  return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+}
+
+/** The path fs calls take: a plain string when ASCII (the same bytes), else the exact bytes. */
+function fsPath(byteString: string): string | Buffer {
+  return NON_ASCII.test(byteString) ? Buffer.from(byteString, "latin1") : byteString;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A byte-string path as a person reads it (UTF-8). */
+export function display(byteString: string): string {
+  return Buffer.from(byteString, "latin1").toString("utf8");
+}
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOENT") return "no such file or directory";
+  return e.code ?? (err instanceof Error ? err.message : String(err));
+}
