@@ -141,13 +141,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-type SubCommand<K extends string> = Record<K, (argv: string[], env: NodeJS.ProcessEnv, log: Logger) => Promise<number>>;
-
 async function delegate(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const log = createLogger({ verbose: argv.includes("--verbose"), quiet: argv.includes("--quiet"), file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
+  const has = (...flags: string[]) => flags.some((f) => argv.includes(f));
+  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
   try {
     if (command === "restore") {
-      const { restoreCommand } = (await import(new URL("./restore/index.js", import.meta.url).href)) as SubCommand<"restoreCommand">;
+      const { restoreCommand } = await import("./restore/index.js");
       return await restoreCommand(argv, env, log);
     }
     const { installCommand } = await import("./install/index.js");

@@ -1,0 +1,263 @@
+import { constants as fsc, createReadStream } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { parseArchiveName } from "../archive-name.js";
+import { loadConfig, shortHostname } from "../config/load.js";
+import { ConfigError, ExitCode, SovError, errorMessage } from "../errors.js";
+import { createLogger, type Logger } from "../log.js";
+import { formatBytes } from "../format.js";
+import { configuredArchiveDirs, latestArchive, listArchives, type ArchiveDir, type ListedArchive } from "./catalog.js";
+import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
+import { extractArchive, type ExtractReport } from "./extract.js";
+import { prepareTarget, type PromptIO } from "./target.js";
+import { READ_CHUNK, verifyArchive } from "./verify.js";
+
+export const DEFAULT_IDENTITY = "/data/secrets/age/age-identity";
+
+export const RESTORE_HELP = `sov restore: list, verify and restore archives
+
+usage:
+  sov restore --list [--config PATH | --dir DIR...]
+  sov restore --verify FILE
+  sov restore --verify --latest [--host H]
+  sov restore FILE [TARGET] [--path P]...
+  sov restore --latest [TARGET] [--host H] [--path P]...
+
+  FILE is a path, or an archive name from --list (looked up in the destinations).
+  TARGET defaults to a new /tmp/sovereign-restore-<timestamp> directory. TARGET / asks you to
+  type YES at a terminal; a TARGET that is a symlink is refused.
+
+options:
+  --identity PATH   age identity file (default: $SOVEREIGN_BACKUP_IDENTITY, else ${DEFAULT_IDENTITY})
+  --path P          restore only P and everything below it (like tar -x P); * ? [..] are
+                    wildcards; repeat for more paths
+  --config PATH     the config naming the destinations and this host
+  --dir DIR         look for archives in DIR instead of the configured destinations (repeatable)
+  --host H          with --latest: H's newest archive (default: this host)
+  --allow-setid     as root: keep setuid/setgid bits on files (dropped and reported otherwise)
+  --allow-devices   as root: create device nodes (refused and reported otherwise)
+  --numeric-owner   as root: use the archive's uid/gid numbers, not its user and group names
+
+exit codes: 0 ok, 1 restore or verify failed or entries were refused, 2 argument or identity error
+`;
+
+const OPTIONS = {
+  list: { type: "boolean", short: "l" },
+  verify: { type: "boolean" },
+  latest: { type: "boolean" },
+  identity: { type: "string", short: "i" },
+  path: { type: "string", multiple: true },
+  config: { type: "string", short: "c" },
+  dir: { type: "string", multiple: true },
+  host: { type: "string" },
+  "allow-setid": { type: "boolean" },
+  "allow-devices": { type: "boolean" },
+  "numeric-owner": { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Streams and hooks a caller (or a test) may replace. */
+export interface RestoreIO extends PromptIO {
+  stdout: NodeJS.WritableStream;
+  /** Finds decoders; the default loads the built-in plugins (`loadDecoder`). */
+  decoderFor?: DecoderLookup;
+  /** For the default TARGET's name. */
+  now?: () => Date;
+}
+
+/**
+ * `sov restore ...` (and the `sovereign-restore` compatibility command): argv is what follows
+ * `restore`. Resolves to the exit code; never throws for a user's mistake.
+ */
+export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = process.env, log?: Logger, io?: Partial<RestoreIO>): Promise<number> {
+  const streams: RestoreIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, ...io };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    streams.stderr.write(`sov restore: ${errorMessage(err)}\n${RESTORE_HELP}`);
+    return ExitCode.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    streams.stdout.write(RESTORE_HELP);
+    return ExitCode.ok;
+  }
+  const logger = log ?? createLogger({ verbose: !!values.verbose, quiet: !!values.quiet, file: env.SOVEREIGN_BACKUP_LOG });
+  try {
+    return await dispatch(values, positionals, env, logger, streams);
+  } catch (err) {
+    if (err instanceof SovError) {
+      logger.error(err.message);
+      return err.exitCode;
+    }
+    logger.error(`unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return ExitCode.failed;
+  }
+}
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+async function dispatch(values: Values, positionals: string[], env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO): Promise<number> {
+  const usage = (message: string) => {
+    throw new ConfigError(`${message} (see sov restore --help)`);
+  };
+  const modes = [values.list && "--list", values.verify && "--verify"].filter(Boolean);
+  if (modes.length > 1) usage(`${modes.join(" and ")} cannot be combined`);
+  if (values.list) {
+    if (positionals.length) usage(`--list takes no arguments (got ${positionals.join(" ")})`);
+    return listCommand(values, env, log, io);
+  }
+  if (values.host && !values.latest) usage("--host only goes with --latest");
+
+  // Which archive, and (for a restore) which TARGET.
+  let archive: string;
+  let target: string | undefined;
+  if (values.latest) {
+    const max = values.verify ? 0 : 1;
+    if (positionals.length > max) usage(values.verify ? "--verify --latest takes no FILE" : `--latest takes at most a TARGET (got ${positionals.join(" ")}); use --path to pick paths`);
+    const found = await findLatest(values, env, log);
+    log.info(`newest archive of ${found.parsed.host}: ${found.location} (${found.destination})`);
+    archive = found.location;
+    target = positionals[0];
+  } else {
+    if (positionals.length === 0) usage(values.verify ? "--verify needs a FILE" : "give an archive FILE, --latest or --list");
+    if (positionals.length > (values.verify ? 1 : 2)) {
+      usage(`too many arguments (${positionals.join(" ")}); ${values.verify ? "--verify takes one FILE" : "restore takes FILE [TARGET]; use --path P to restore only some paths"}`);
+    }
+    archive = await locateArchive(positionals[0]!, values, env, log);
+    target = positionals[1];
+  }
+  if (values.verify && values.path?.length) usage("--path does not go with --verify (verify always reads the whole archive)");
+
+  const name = basename(archive);
+  if (!archiveLayers(name)) throw new ConfigError(`${name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
+  const identity = await checkIdentity(values.identity, env);
+  if (values.verify) return verifyCommand(archive, identity, log, io);
+
+  const targetDir = await prepareTarget(target, io, name, io.now?.());
+  log.info(`restoring ${archive} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
+  const plaintext = await openArchivePlaintext(createReadStream(archive, { highWaterMark: READ_CHUNK }), name, identity, {
+    log,
+    ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
+  });
+  const report = await extractArchive(plaintext, targetDir, {
+    filters: values.path ?? [],
+    allowSetid: !!values["allow-setid"],
+    allowDevices: !!values["allow-devices"],
+    numericOwner: !!values["numeric-owner"],
+    log,
+  });
+  return summarize(report, name, targetDir, log);
+}
+
+function summarize(report: ExtractReport, name: string, target: string, log: Logger): number {
+  const what = `${report.restored} entries (${formatBytes(report.bytes)} of file data)`;
+  for (const p of report.notFound) log.error(`${p}: not found in the archive`);
+  if (report.error) {
+    log.error(`restore FAILED: ${report.error}`);
+    log.error(`${what} were written to ${target} before the failure; do not trust them; try an older archive`);
+    return ExitCode.failed;
+  }
+  log.info(`restored ${what} from ${name} into ${target}${report.skipped ? `; ${report.skipped} entries not selected` : ""}`);
+  if (report.refused.length) {
+    log.warn(`${report.refused.length} entries were refused or changed (listed above); the rest is restored`);
+    return ExitCode.failed;
+  }
+  return report.notFound.length ? ExitCode.failed : ExitCode.ok;
+}
+
+async function verifyCommand(archive: string, identity: string, log: Logger, io: RestoreIO): Promise<number> {
+  const name = basename(archive);
+  const report = await verifyArchive(archive, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+  for (const u of report.unsafe) log.warn(`${u.entry}: a restore would refuse this entry: ${u.reason}`);
+  if (!report.ok) {
+    log.error(`verify FAILED: ${name}: ${report.error ?? "unknown error"}`);
+    return ExitCode.failed;
+  }
+  log.info(`verify ok: ${name}: ${report.entries} entries, ${report.files} files, ${formatBytes(report.bytes)}; decrypted, decompressed and read to the tar's end`);
+  return ExitCode.ok;
+}
+
+async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO): Promise<number> {
+  const dirs = await archiveDirs(values, env, log);
+  const archives = await listArchives(dirs, log);
+  if (!archives.length) {
+    log.info(`no archives in ${dirs.map((d) => d.dir).join(", ") || "any readable destination"}`);
+    return ExitCode.ok;
+  }
+  const rows = archives.map((a) => [formatDate(a.parsed.timestamp), formatBytes(a.size), a.destination, a.location]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), ["DATE", "SIZE", "WHERE"][i]!.length));
+  const line = (r: string[]) => `${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padStart(widths[1]!)}  ${r[2]!.padEnd(widths[2]!)}  ${r[3]}\n`;
+  io.stdout.write(line(["DATE", "SIZE", "WHERE", "PATH"]));
+  for (const r of rows) io.stdout.write(line(r));
+  return ExitCode.ok;
+}
+
+/** `--dir` directories, else the configured destinations' directories. */
+async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<ArchiveDir[]> {
+  if (values.dir?.length) return values.dir.map((dir) => ({ destination: "dir", dir }));
+  const config = await loadConfig({ configPath: values.config, env, log });
+  return configuredArchiveDirs(config, env, log);
+}
+
+async function findLatest(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<ListedArchive> {
+  const dirs = await archiveDirs(values, env, log);
+  const host = values.host ?? (await configuredHost(values, env, log));
+  const found = latestArchive(await listArchives(dirs, log), host);
+  if (!found) {
+    throw new SovError(`no archives of host ${host} in ${dirs.map((d) => d.dir).join(", ") || "any readable destination"} (--host H picks another host)`, ExitCode.failed);
+  }
+  return found;
+}
+
+/** The config's host; with --dir and no usable config, this machine's short hostname. */
+async function configuredHost(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<string> {
+  if (!values.dir?.length) return (await loadConfig({ configPath: values.config, env, log })).host;
+  try {
+    return (await loadConfig({ configPath: values.config, env, log: quiet(log) })).host;
+  } catch {
+    return shortHostname();
+  }
+}
+
+/** FILE as given, or an archive name found in the destinations (what --list shows). */
+async function locateArchive(file: string, values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<string> {
+  const st = await stat(file).catch(() => null);
+  if (st?.isFile()) return file;
+  if (st) throw new ConfigError(`${file} is not a regular file`);
+  if (!file.includes("/") && parseArchiveName(file)) {
+    const dirs = await archiveDirs(values, env, log).catch(() => []);
+    const hit = (await listArchives(dirs, log)).find((a) => a.name === file);
+    if (hit) return hit.location;
+  }
+  throw new ConfigError(`archive ${file} not found`);
+}
+
+/** --identity, else $SOVEREIGN_BACKUP_IDENTITY, else the bash tool's default. Checked, never read here. */
+async function checkIdentity(option: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+  const path = option || env.SOVEREIGN_BACKUP_IDENTITY || DEFAULT_IDENTITY;
+  const how = option ? "--identity" : env.SOVEREIGN_BACKUP_IDENTITY ? "$SOVEREIGN_BACKUP_IDENTITY" : "the default";
+  const hint = "pass --identity PATH or set SOVEREIGN_BACKUP_IDENTITY (the offline age identity: mount or insert it)";
+  const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`age identity ${path} (${how}) ${err.code === "ENOENT" ? "does not exist" : `cannot be read (${err.code})`}; ${hint}`);
+  });
+  if (!st.isFile()) throw new ConfigError(`age identity ${path} (${how}) is not a file; ${hint}`);
+  await access(path, fsc.R_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`age identity ${path} (${how}) cannot be read (${err.code}); run as the user who owns it, or ${hint}`);
+  });
+  return path;
+}
+
+function formatDate(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function quiet(log: Logger): Logger {
+  const child = log.child("config");
+  return { ...child, info: () => {}, warn: () => {}, debug: () => {} };
+}

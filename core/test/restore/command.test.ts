@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { describe, test, type TestContext } from "node:test";
+import { latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
+import { silentLogger } from "../../src/log.js";
+import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
+
+/**
+ * The command surface (`--list`, `--latest`, TARGET rules, partial restore). Archives here are
+ * plain tars named `.tar.age` and "decrypted" by a pass-through decoder: the layers are covered
+ * by the round-trip tests, this is about choosing archives and places.
+ */
+interface Env {
+  dir: string;
+  archives: string;
+  identity: string;
+}
+
+function setup(t: TestContext): Env {
+  const dir = tempDir(t);
+  const archives = join(dir, "archives");
+  fs.mkdirSync(archives);
+  const identity = join(dir, "identity");
+  fs.writeFileSync(identity, "AGE-SECRET-KEY-PLACEHOLDER\n", { mode: 0o600 });
+  return { dir, archives, identity };
+}
+
+async function addArchive(dir: string, name: string, mtime: Date, marker = name): Promise<string> {
+  const file = join(dir, name);
+  fs.writeFileSync(
+    file,
+    await packTar([
+      { name: "etc/", type: "directory" },
+      { name: "etc/nginx/", type: "directory" },
+      { name: "etc/nginx/nginx.conf", content: "nginx\n" },
+      { name: "etc/nginx/sites/a.conf", content: "a\n" },
+      { name: "etc/hosts", content: "hosts\n" },
+      { name: "srv/app.conf", content: "app\n" },
+      { name: "srv/data.bin", content: "data\n" },
+      { name: "which", content: marker },
+    ]),
+  );
+  fs.utimesSync(file, mtime, mtime);
+  return file;
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv = {}, io: Partial<RestoreIO> = {}) {
+  const log = captureLogger();
+  const stdout = sink();
+  const code = await restoreCommand(argv, env, log, { decoderFor: passthroughDecoders, stdout, stdin: new PassThrough(), stderr: sink(), ...io });
+  return { code, log, stdout: stdout.text() };
+}
+
+describe("sov restore --list and --latest", () => {
+  test("--latest picks the newest by the timestamp in the name, not the file's mtime", async (t) => {
+    const e = setup(t);
+    // mtimes in the opposite order of the names' timestamps
+    await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date("2020-01-01"));
+    await addArchive(e.archives, "sovereign-backup-web-20250301-020000-1.tar.age", new Date("2020-01-02"));
+    await addArchive(e.archives, "sovereign-backup-web-20250201-020000.tar.age", new Date("2021-01-01"));
+    await addArchive(e.archives, "sovereign-backup-web-20241231-235959.tar.age", new Date("2024-12-31"));
+    await addArchive(e.archives, "sovereign-backup-db-20260101-000000.tar.age", new Date("2019-01-01")); // another host, newer
+    const target = join(e.dir, "out");
+    const r = await run(["--latest", target, "--dir", e.archives, "--host", "web", "--identity", e.identity]);
+    assert.equal(r.code, 0, r.log.text());
+    assert.equal(fs.readFileSync(join(target, "which"), "utf8"), "sovereign-backup-web-20250301-020000-1.tar.age");
+
+    const listed = await listArchives([{ destination: "dir", dir: e.archives }], silentLogger());
+    assert.equal(latestArchive(listed, "web")?.name, "sovereign-backup-web-20250301-020000-1.tar.age");
+    assert.equal(latestArchive(listed, "db")?.name, "sovereign-backup-db-20260101-000000.tar.age");
+    assert.equal(latestArchive(listed, "nobody"), undefined);
+  });
+
+  test("--verify --latest checks the newest archive; --help prints the usage", async (t) => {
+    const e = setup(t);
+    await addArchive(e.archives, "sovereign-backup-web-20250101-000000.tar.age", new Date());
+    fs.writeFileSync(join(e.archives, "sovereign-backup-web-20250201-000000.tar.age"), "not a tar at all, and newer");
+    const r = await run(["--verify", "--latest", "--dir", e.archives, "--host", "web", "--identity", e.identity]);
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /verify FAILED: sovereign-backup-web-20250201-000000\.tar\.age: reading the tar/);
+    const help = await run(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /sov restore --list/);
+  });
+
+  test("--latest defaults to the config's host; no archive of that host is exit 1", async (t) => {
+    const e = setup(t);
+    await addArchive(e.archives, "sovereign-backup-alpha-20250101-000000.tar.age", new Date());
+    await addArchive(e.archives, "sovereign-backup-beta-20250601-000000.tar.age", new Date());
+    const config = join(e.dir, "config.yaml");
+    fs.writeFileSync(config, `host: alpha\nsources: [/etc]\nage_recipient: /etc/age.pub\ndestinations:\n  local: ${e.archives}\n`);
+    const target = join(e.dir, "out");
+    const r = await run(["--latest", target, "--config", config, "--identity", e.identity]);
+    assert.equal(r.code, 0, r.log.text());
+    assert.equal(fs.readFileSync(join(target, "which"), "utf8"), "sovereign-backup-alpha-20250101-000000.tar.age");
+    const none = await run(["--latest", join(e.dir, "out2"), "--config", config, "--host", "gamma", "--identity", e.identity]);
+    assert.equal(none.code, 1);
+    assert.match(none.log.text(), /no archives of host gamma/);
+  });
+
+  test("--list shows every archive of the configured local and mounted USB destinations, oldest first", async (t) => {
+    const e = setup(t);
+    const mount = join(e.dir, "usb-mount");
+    const usbDir = join(mount, "backups");
+    fs.mkdirSync(usbDir, { recursive: true });
+    await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date("2020-01-01"));
+    await addArchive(e.archives, "sovereign-backup-db-20250101-020000.tar.age", new Date("2022-01-01"));
+    await addArchive(usbDir, "sovereign-backup-web-20250201-020000.tar.age", new Date("2021-01-01"));
+    fs.writeFileSync(join(e.archives, "notes.txt"), "not an archive");
+    fs.writeFileSync(join(e.archives, "sovereign-backup-web-20250401-020000.tar.zst.age.4242.tmp"), "a run in progress");
+    const config = join(e.dir, "config.yaml");
+    fs.writeFileSync(config, `host: web\nsources: [/etc]\nage_recipient: /etc/age.pub\ndestinations:\n  local: ${e.archives}\n  usb_label: SOVBACKUP\n  usb_subdir: backups\n`);
+
+    const r = await run(["--list", "--config", config], { SOVEREIGN_BACKUP_USB_MOUNT: mount });
+    assert.equal(r.code, 0, r.log.text());
+    const lines = r.stdout.trim().split("\n");
+    assert.match(lines[0]!, /^DATE\s+SIZE\s+WHERE\s+PATH$/);
+    const rows = lines.slice(1).map((l) => l.split(/\s{2,}/));
+    assert.deepEqual(
+      rows.map((row) => [row[0], row[2], row[3]]),
+      [
+        ["2025-01-01 02:00:00", "local", join(e.archives, "sovereign-backup-db-20250101-020000.tar.age")],
+        ["2025-02-01 02:00:00", "usb", join(usbDir, "sovereign-backup-web-20250201-020000.tar.age")],
+        ["2025-03-01 02:00:00", "local", join(e.archives, "sovereign-backup-web-20250301-020000.tar.age")],
+      ],
+    );
+    assert.match(rows[0]![1]!, /^\d+(\.\d)? (B|KiB)$/);
+
+    // The stick not mounted: the local archives still list, with a notice.
+    const unmounted = await run(["--list", "--config", config], { SOVEREIGN_BACKUP_USB_MOUNT: join(e.dir, "nothing-here") });
+    assert.equal(unmounted.code, 0);
+    assert.equal(unmounted.stdout.trim().split("\n").length, 3);
+    assert.match(unmounted.log.text(), /destination usb: .* is not there \(is the stick mounted/);
+  });
+
+  test("--list --dir needs no config; a bare archive name from the list restores", async (t) => {
+    const e = setup(t);
+    await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const r = await run(["--list", "--dir", e.archives], { SOVEREIGN_BACKUP_CONFIG_DIR: join(e.dir, "no-config") });
+    assert.equal(r.code, 0, r.log.text());
+    assert.match(r.stdout, /sovereign-backup-web-20250301-020000\.tar\.age/);
+    const target = join(e.dir, "out");
+    const byName = await run(["sovereign-backup-web-20250301-020000.tar.age", target, "--dir", e.archives, "--identity", e.identity]);
+    assert.equal(byName.code, 0, byName.log.text());
+    assert.ok(fs.existsSync(join(target, "etc/hosts")));
+  });
+});
+
+describe("sov restore TARGET rules", () => {
+  test("TARGET / without a terminal is refused with exit 2, before anything is read", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    let opened = false;
+    const r = await run([file, "/", "--identity", e.identity], {}, {
+      decoderFor: async (ext) => {
+        opened = true;
+        return passthroughDecoders(ext);
+      },
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.log.text(), /restoring to \/ needs a person to type YES at a terminal/);
+    assert.equal(opened, false);
+    const dotdot = await run([file, "/tmp/../", "--identity", e.identity]);
+    assert.equal(dotdot.code, 2, "/tmp/.. is / too");
+  });
+
+  test("TARGET / at a terminal needs exactly YES", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const tty = Object.assign(new PassThrough(), { isTTY: true });
+    const pending = run([file, "/", "--identity", e.identity], {}, { stdin: tty });
+    tty.write("yes\n");
+    const r = await pending;
+    assert.equal(r.code, 2);
+    assert.match(r.log.text(), /not confirmed/);
+  });
+
+  test("a TARGET that is a symlink, or a file, is refused with exit 2", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const real = join(e.dir, "real");
+    fs.mkdirSync(real);
+    fs.symlinkSync(real, join(e.dir, "link"));
+    const r = await run([file, join(e.dir, "link"), "--identity", e.identity]);
+    assert.equal(r.code, 2);
+    assert.match(r.log.text(), /is a symlink/);
+    assert.deepEqual(fs.readdirSync(real), []);
+    const asFile = await run([file, file, "--identity", e.identity]);
+    assert.equal(asFile.code, 2);
+  });
+
+  test("no TARGET: a new /tmp/sovereign-restore-<timestamp> directory, mode 0700", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const now = new Date(2001, 0, 2, 3, 4, 5);
+    const expected = "/tmp/sovereign-restore-20010102-030405";
+    t.after(() => {
+      for (const p of [expected, `${expected}-1`]) fs.rmSync(p, { recursive: true, force: true });
+    });
+    const r = await run([file, "--identity", e.identity], {}, { now: () => now });
+    assert.equal(r.code, 0, r.log.text());
+    assert.equal(fs.statSync(expected).mode & 0o777, 0o700);
+    assert.ok(fs.existsSync(join(expected, "etc/nginx/nginx.conf")));
+    const again = await run([file, "--identity", e.identity], {}, { now: () => now });
+    assert.equal(again.code, 0);
+    assert.ok(fs.existsSync(join(`${expected}-1`, "which")), "never reuses an existing directory");
+  });
+
+  test("a missing identity is exit 2 before any TARGET is touched", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", join(e.dir, "missing")]);
+    assert.equal(r.code, 2);
+    assert.equal(fs.existsSync(target), false);
+  });
+});
+
+describe("partial restore", () => {
+  test("--path restores only the named paths and what is below them, like tar -x PATH", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--path", "etc/nginx", "--path", "/srv/*.conf", "--identity", e.identity]);
+    assert.equal(r.code, 0, r.log.text());
+    const files: string[] = [];
+    const walk = (d: string, rel: string) => {
+      for (const n of fs.readdirSync(d)) {
+        const p = join(d, n);
+        if (fs.statSync(p).isDirectory()) walk(p, `${rel}${n}/`);
+        else files.push(`${rel}${n}`);
+      }
+    };
+    walk(target, "");
+    assert.deepEqual(files.sort(), ["etc/nginx/nginx.conf", "etc/nginx/sites/a.conf", "srv/app.conf"]);
+  });
+
+  test("a --path that matches nothing is reported and exits 1", async (t) => {
+    const e = setup(t);
+    const file = await addArchive(e.archives, "sovereign-backup-web-20250301-020000.tar.age", new Date());
+    const r = await run([file, join(e.dir, "out"), "--path", "etc/hosts", "--path", "etc/nope", "--identity", e.identity]);
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /etc\/nope: not found in the archive/);
+    assert.ok(fs.existsSync(join(e.dir, "out/etc/hosts")));
+  });
+});
+
+describe("argument errors are exit 2", () => {
+  for (const argv of [[], ["--list", "extra"], ["a", "b", "c"], ["--verify"], ["--verify", "--list"], ["--latest", "a", "b"], ["--bogus"], ["--host", "x", "file"], ["--verify", "f", "--path", "x"]]) {
+    test(`sov restore ${argv.join(" ")}`, async () => {
+      const r = await run(argv);
+      assert.equal(r.code, 2, r.log.text());
+    });
+  }
+
+  test("a FILE that does not exist, or whose name says nothing of its layers", async (t) => {
+    const e = setup(t);
+    assert.equal((await run(["/nonexistent/archive.tar.zst.age", "--identity", e.identity])).code, 2);
+    const odd = join(e.dir, "backup.bin");
+    fs.writeFileSync(odd, "x");
+    const r = await run(["--verify", odd, "--identity", e.identity]);
+    assert.equal(r.code, 2);
+    assert.match(r.log.text(), /not an archive name/);
+  });
+
+  test("a damaged archive during restore is exit 1 and says what was written", async (t) => {
+    const e = setup(t);
+    const file = join(e.archives, "sovereign-backup-web-20250301-020000.tar.age");
+    const tar = await packTar([{ name: "a", content: "1" }, { name: "b", content: "2".repeat(2000) }]);
+    fs.writeFileSync(file, tar.subarray(0, 1024 + 512 + 512)); // cut inside b's data
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", e.identity]);
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /restore FAILED: reading the tar: the tar ends inside the data of b/);
+    assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
+    assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
+  });
+});

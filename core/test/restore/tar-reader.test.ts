@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { extractArchive, PathFilter, TarReader } from "../../src/restore/index.js";
+import { END_OF_ARCHIVE, needTools, packTar, padBlock, q, rawHeader, readableOf, sh, tempDir } from "./helpers.js";
+
+async function entries(tar: Buffer, chunk = 512) {
+  const reader = new TarReader(readableOf(tar, chunk));
+  const out = [];
+  for (let e = await reader.next(); e; e = await reader.next()) {
+    const parts: Buffer[] = [];
+    for (let p = await reader.read(); p; p = await reader.read()) parts.push(Buffer.from(p));
+    out.push({ ...e, data: Buffer.concat(parts).toString("latin1") });
+  }
+  await reader.drain();
+  return out;
+}
+
+describe("TarReader", () => {
+  test("PAX records override the header: path, linkpath, size, mtime, owners", async () => {
+    const pax = (records: string) => {
+      const lines = records.split("\n").filter(Boolean).map((r) => {
+        const bytes = (n: number) => Buffer.byteLength(`${n} ${r}\n`);
+        let len = Buffer.byteLength(r) + 3;
+        while (bytes(len) !== len) len = bytes(len);
+        return `${len} ${r}\n`;
+      });
+      const data = Buffer.from(lines.join(""), "utf8");
+      return Buffer.concat([rawHeader({ name: "PaxHeader", typeflag: "x", size: data.length }), padBlock(data)]);
+    };
+    const tar = Buffer.concat([
+      pax("path=dir/ünïcode-name\nmtime=1700000000.25\nuname=alice\nuid=4242\n"),
+      rawHeader({ name: "short", typeflag: "0", size: 3 }),
+      padBlock(Buffer.from("abc")),
+      pax("linkpath=a/very/long/target\n"),
+      rawHeader({ name: "sym", typeflag: "2" }),
+      END_OF_ARCHIVE,
+    ]);
+    const [file, sym] = await entries(tar, 100);
+    assert.equal(Buffer.from(file!.name, "latin1").toString("utf8"), "dir/ünïcode-name");
+    assert.equal(file!.mtime, 1700000000.25);
+    assert.equal(file!.uname, "alice");
+    assert.equal(file!.uid, 4242);
+    assert.equal(file!.data, "abc");
+    assert.equal(sym!.type, "symlink");
+    assert.equal(sym!.linkname, "a/very/long/target");
+  });
+
+  test("GNU base-256 numbers and long link names", async () => {
+    const header = rawHeader({ name: "f", typeflag: "0", size: 0 });
+    header.fill(0, 108, 116);
+    header[108] = 0x80;
+    header.writeUInt32BE(3_000_000, 112); // uid 3000000 in base-256
+    header.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    const linkData = Buffer.from(`${"t".repeat(200)}\0`);
+    const tar = Buffer.concat([
+      header,
+      rawHeader({ name: "././@LongLink", typeflag: "K", size: linkData.length }),
+      padBlock(linkData),
+      rawHeader({ name: "link", typeflag: "2" }),
+      END_OF_ARCHIVE,
+    ]);
+    const [f, link] = await entries(tar);
+    assert.equal(f!.uid, 3_000_000);
+    assert.equal(link!.linkname, "t".repeat(200));
+  });
+
+  test("entries stream in pieces no larger than the source chunks, whatever the chunking", async () => {
+    const big = Buffer.alloc(30_000, 7);
+    const tar = await packTar([{ name: "big", content: big }, { name: "small", content: "s" }]);
+    for (const chunk of [1, 511, 512, 513, 65536]) {
+      const [b, s] = await entries(tar, chunk);
+      assert.equal(b!.data.length, 30_000, `chunk ${chunk}`);
+      assert.equal(s!.data, "s");
+    }
+  });
+
+  test("a fractional PAX mtime is restored (to the microsecond)", async (t) => {
+    if (!needTools(t, "tar")) return;
+    const dir = tempDir(t);
+    fs.mkdirSync(join(dir, "src"));
+    fs.writeFileSync(join(dir, "src/f"), "x");
+    sh(`touch -d '2022-02-03 04:05:06.123456789' ${q(join(dir, "src/f"))}`);
+    const tar = Buffer.from(sh(`tar --format=posix -c -C ${q(join(dir, "src"))} f | base64 -w0`), "base64");
+    fs.mkdirSync(join(dir, "out"));
+    await extractArchive(readableOf(tar), join(dir, "out"));
+    const want = fs.statSync(join(dir, "src/f"), { bigint: true }).mtimeNs;
+    const got = fs.statSync(join(dir, "out/f"), { bigint: true }).mtimeNs;
+    assert.ok((want > got ? want - got : got - want) < 1000n, `${want} vs ${got}`);
+  });
+});
+
+describe("PathFilter", () => {
+  test("a path selects itself and what is below it; globs cross '/' like GNU tar", () => {
+    const f = new PathFilter(["etc/nginx", "./srv/", "/var/log/*.log", "home/?ob", "opt/[ab]*"]);
+    const yes = ["etc/nginx", "etc/nginx/nginx.conf", "srv", "srv/x/y", "var/log/syslog.log", "var/log/nginx/access.log", "home/bob/.bashrc", "opt/app"];
+    const no = ["etc/nginx2", "etc", "var/log/syslog", "home/bobby", "opt/cde", "srvx"];
+    for (const p of yes) assert.ok(f.matches(p), p);
+    for (const p of no) assert.ok(!f.matches(p), p);
+    assert.deepEqual(new PathFilter(["a", "b"]).unmatched(), ["a", "b"]);
+  });
+});
