@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { compareArchiveNames, parseArchiveName, type ParsedArchiveName } from "../archive-name.js";
-import type { SovConfig } from "../config/load.js";
+import { V01_DEFAULT_LOCAL, type SovConfig } from "../config/load.js";
 import type { Logger } from "../log.js";
 import type { ArchiveRef } from "../plugin.js";
 import { DirectoryStore } from "../staging.js";
@@ -36,7 +36,7 @@ export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.Proce
       }
       dirs.push({ destination: dest.name, dir: isAbsolute(path) ? path : resolve(config.dir, path) });
     } else if (USB_PLUGINS.has(dest.plugin)) {
-      const mount = env.SOVEREIGN_BACKUP_USB_MOUNT || DEFAULT_USB_MOUNT;
+      const mount = typeof dest.options.mount === "string" && dest.options.mount ? dest.options.mount : env.SOVEREIGN_BACKUP_USB_MOUNT || DEFAULT_USB_MOUNT;
       const subdir = typeof dest.options.subdir === "string" && dest.options.subdir ? dest.options.subdir : "sovereign-backup";
       const dir = join(mount, subdir);
       const st = await stat(dir).catch(() => null);
@@ -46,6 +46,14 @@ export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.Proce
       log.info(`destination ${dest.name} (${dest.plugin}): restore cannot list it yet; copy the archive here and pass its path`);
     }
   }
+  return dirs;
+}
+
+/** The bash tool's restore looked in $SOVEREIGN_BACKUP_LOCAL_DIR and on a mounted stick. */
+export async function fallbackArchiveDirs(env: NodeJS.ProcessEnv): Promise<ArchiveDir[]> {
+  const dirs: ArchiveDir[] = [{ destination: "local", dir: env.SOVEREIGN_BACKUP_LOCAL_DIR || V01_DEFAULT_LOCAL }];
+  const stick = join(env.SOVEREIGN_BACKUP_USB_MOUNT || DEFAULT_USB_MOUNT, "sovereign-backup");
+  if ((await stat(stick).catch(() => null))?.isDirectory()) dirs.push({ destination: "usb", dir: stick });
   return dirs;
 }
 

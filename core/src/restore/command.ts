@@ -7,7 +7,7 @@ import { loadConfig, shortHostname } from "../config/load.js";
 import { ConfigError, ExitCode, SovError, errorMessage } from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import { formatBytes } from "../format.js";
-import { configuredArchiveDirs, latestArchive, listArchives, type ArchiveDir, type ListedArchive } from "./catalog.js";
+import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, type ArchiveDir, type ListedArchive } from "./catalog.js";
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
 import { extractArchive, type ExtractReport } from "./extract.js";
 import { prepareTarget, type PromptIO } from "./target.js";
@@ -197,10 +197,21 @@ async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, 
   return ExitCode.ok;
 }
 
-/** `--dir` directories, else the configured destinations' directories. */
+/**
+ * `--dir` directories, else the configured destinations' directories. On a machine with no
+ * config at all (a rebuilt host at 3 a.m.), the bash tool's places: `$SOVEREIGN_BACKUP_LOCAL_DIR`
+ * (default /data/backups) and the stick's directory if one is mounted.
+ */
 async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<ArchiveDir[]> {
   if (values.dir?.length) return values.dir.map((dir) => ({ destination: "dir", dir }));
-  const config = await loadConfig({ configPath: values.config, env, log });
+  let config;
+  try {
+    config = await loadConfig({ configPath: values.config, env, log });
+  } catch (err) {
+    if (values.config || !(err instanceof ConfigError) || !/no config found/.test(err.message)) throw err;
+    log.info("no config found: looking where the bash tool kept archives (--dir DIR to look elsewhere)");
+    return fallbackArchiveDirs(env);
+  }
   return configuredArchiveDirs(config, env, log);
 }
 
