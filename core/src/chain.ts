@@ -1,5 +1,5 @@
 import type { DestinationBlock, PluginBlock, SovConfig } from "./config/load.js";
-import { ConfigError } from "./errors.js";
+import { ConfigError, SovError, errorMessage } from "./errors.js";
 import { createStageHooks } from "./hooks.js";
 import { applyPlugin, loadPlugin, validatePluginOptions } from "./loader.js";
 import type { Logger } from "./log.js";
@@ -42,15 +42,15 @@ export async function buildChain(config: SovConfig, selected: readonly Destinati
   requireTaps(hooks, "compress", 0, 1);
   requireTaps(hooks, "encrypt", 1, 1);
 
-  const source = await hooks.source.promise(run);
+  const source = await asConfigError(hooks.source.promise(run));
   if (!source) throw new ConfigError("the source plugin provided no source");
-  const compressor = config.compress ? (await hooks.compress.promise(run)) ?? null : null;
+  const compressor = config.compress ? ((await asConfigError(hooks.compress.promise(run))) ?? null) : null;
   if (config.compress && !compressor) throw new ConfigError("the compress plugin provided no compressor");
-  const encryptor = await hooks.encrypt.promise(run);
+  const encryptor = await asConfigError(hooks.encrypt.promise(run));
   if (!encryptor) throw new ConfigError("the encrypt plugin provided no encryptor: sov never writes plaintext archives");
 
   const collected: Destination[] = [];
-  await hooks.destination.promise({ add: (d) => void collected.push(d) }, run);
+  await asConfigError(hooks.destination.promise({ add: (d) => void collected.push(d) }, run));
   const destinations = selected.map((block) => {
     const destination = collected.find((d) => d.name === block.name);
     if (!destination) throw new ConfigError(`destination ${block.name}: its plugin added no destination named '${block.name}'`);
@@ -58,6 +58,19 @@ export async function buildChain(config: SovConfig, selected: readonly Destinati
   });
   if (destinations.length === 0) throw new ConfigError("no destination selected");
   return { config, hooks, source, compressor, encryptor, destinations, plugins };
+}
+
+/**
+ * While the chain is built nothing has been read: whatever a plugin throws then (a recipients
+ * file it cannot parse, a bug) stops the run before the lock, as a config error (exit 2).
+ */
+async function asConfigError<T>(pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (err) {
+    if (err instanceof SovError) throw err;
+    throw new ConfigError(errorMessage(err), { cause: err });
+  }
 }
 
 function requireTaps(hooks: StageHooks, stage: "source" | "compress" | "encrypt", min: number, max: number): void {

@@ -9,6 +9,8 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+const SOV_ERROR = Symbol.for("@sov/core.SovError");
+
 /** An error sov reports in one line and maps to an exit code; anything else is a bug and gets a stack. */
 export class SovError extends Error {
   readonly exitCode: ExitCode;
@@ -17,7 +19,17 @@ export class SovError extends Error {
     this.name = new.target.name;
     this.exitCode = exitCode;
   }
+
+  /**
+   * A plugin installed beside its own copy of @sov/core throws that copy's ConfigError: the
+   * brand, not the class identity, says whether an error is one of sov's.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== SovError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[SOV_ERROR] === true;
+  }
 }
+Object.defineProperty(SovError.prototype, SOV_ERROR, { value: true });
 
 /** Bad config, bad arguments, a hostile hook or plugin path, an invalid recipient: exit 2, nothing read. */
 export class ConfigError extends SovError {

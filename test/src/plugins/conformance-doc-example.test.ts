@@ -1,0 +1,50 @@
+// core/PLUGINS.md promises that its complete example plugin passes the conformance kit. This
+// test holds it to that: it takes the code block from the guide, transpiles it, loads it as a
+// module and runs the kit on it, so the guide cannot drift from a working plugin.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { after, test } from "node:test";
+import ts from "typescript";
+import type { SovPlugin } from "@sov/core";
+import { destinationConformance, destinationFromPlugin } from "@sov/core/testing";
+import { REPO } from "../helpers.js";
+
+const MARKER = "<!-- doc-test: example-destination -->";
+const guide = readFileSync(join(REPO, "core", "PLUGINS.md"), "utf8");
+const block = /```ts\n([\s\S]*?)```/.exec(guide.slice(guide.indexOf(MARKER)))?.[1];
+assert.ok(guide.includes(MARKER) && block, `core/PLUGINS.md must keep the example under ${MARKER}`);
+
+// The module goes inside the repository so that its `import "@sov/core"` resolves.
+const moduleFile = join(REPO, "test", "dist", "plugins", `doc-example-${process.pid}.mjs`);
+const { outputText } = ts.transpileModule(block, {
+  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+});
+writeFileSync(moduleFile, outputText);
+after(() => rmSync(moduleFile, { force: true }));
+const plugin = ((await import(pathToFileURL(moduleFile).href)) as { default: SovPlugin }).default;
+
+const base = mkdtempSync(join(tmpdir(), "sov-doc-example-"));
+after(() => rmSync(base, { recursive: true, force: true }));
+const dirFor = (index: number) => join(base, `check-${index}`);
+
+destinationConformance(
+  "the example plugin in core/PLUGINS.md",
+  ({ index }) => destinationFromPlugin(plugin, { dir: dirFor(index) }, { instance: "example" }),
+  {
+    raw: ({ index }) => ({
+      names: () => readdir(dirFor(index)),
+      put: (name, data) => writeFile(join(dirFor(index), name), data),
+    }),
+  },
+);
+
+test("the example resolves a relative dir against the config directory and checks its options", async () => {
+  const d = await destinationFromPlugin(plugin, { dir: "archives" }, { instance: "nas", configDir: base });
+  assert.deepEqual(d.describe(), [`directory ${join(base, "archives")}`]);
+  await assert.rejects(destinationFromPlugin(plugin, { dir: "" }, { instance: "nas" }), /invalid options/);
+  await assert.rejects(destinationFromPlugin(plugin, { dir: "/x", extra: 1 }, { instance: "nas" }), /invalid options/);
+});
