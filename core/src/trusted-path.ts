@@ -46,8 +46,9 @@ export async function checkTrustedDirectory(dir: string, what: string): Promise<
 function requireRootOwned(st: Stats, path: string, what: string, kind: string): void {
   if (st.uid !== 0) throw new ConfigError(`${what}: ${kind} ${path} is owned by uid ${st.uid}, not root`);
   if (!st.isSymbolicLink() && st.mode & 0o022) {
-    throw new ConfigError(
-      `${what}: ${kind} ${path} is writable by group or others (mode ${(st.mode & 0o7777).toString(8)}); chmod go-w it`,
-    );
+    const mode = (st.mode & 0o7777).toString(8);
+    // A shared directory like /tmp must stay world-writable: the file has to move instead.
+    const fix = st.isDirectory() && st.mode & 0o1000 ? "move the file to a root-owned directory" : "chmod go-w it";
+    throw new ConfigError(`${what}: ${kind} ${path} is writable by group or others (mode ${mode}); ${fix}`);
   }
 }

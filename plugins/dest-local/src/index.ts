@@ -27,6 +27,7 @@ export function localDestination(name: string, options: LocalOptions, log: Logge
     list: () => store.list(),
     remove: (archive) => store.remove(archive),
     read: (archive) => store.read(archive),
+    readChecksum: (archive) => store.readChecksum(archive),
     close: async () => {},
   };
 }

@@ -18,7 +18,10 @@ export interface Fixture {
   /** Writes a v0.1 config, with `extra` lines appended or `replace` applied. */
   writeConfig(opts?: { compressor?: string; extra?: string; sources?: string[]; localDays?: number }): void;
   run(args?: string[], env?: Record<string, string>): SovResult;
+  /** Archive names in the backup directory (checksum sidecars and other files left out). */
   archives(): string[];
+  /** Every file in the backup directory. */
+  files(): string[];
 }
 
 /** A source tree with the things a backup must keep: modes, mtimes, links, odd names, empty dirs. */
@@ -89,6 +92,9 @@ ${opts.extra ?? ""}
       return sov(args, { ...env, ...extraEnv });
     },
     archives() {
+      return fx.files().filter((name) => name.endsWith(".age"));
+    },
+    files() {
       try {
         return readdirSync(backups).sort();
       } catch {

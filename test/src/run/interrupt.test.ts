@@ -50,9 +50,10 @@ test("kill -9 mid-run leaves nothing under a final name, and the next run cleans
   assert.equal(next.code, 0, next.stderr);
   assert.match(next.stderr, /removed .*\.tmp, left by an interrupted run/);
   assert.match(next.stderr, /breaking stale lock/);
-  const final = readdirSync(fx.backups);
-  assert.equal(final.length, 1, final.join());
+  const final = readdirSync(fx.backups).sort();
+  assert.equal(final.length, 2, final.join());
   assert.match(final[0]!, FINAL_RE);
+  assert.equal(final[1], `${final[0]}.sha256`);
 });
 
 test("SIGTERM mid-run aborts: exit 1, the temporary file removed, nothing committed, lock released", async (t) => {

@@ -185,10 +185,11 @@ test("prune removes this host's old archives after a good run and keeps the newe
   fx.writeConfig({ localDays: 7 });
   const res = fx.run();
   assert.equal(res.code, 0, res.stderr);
-  const left = fx.archives();
+  const left = fx.files();
   assert.ok(old.every((o) => !left.includes(o)), left.join());
   assert.ok(left.includes(foreign) && left.includes("README.txt"));
-  assert.equal(left.filter((n) => n.startsWith("sovereign-backup-testhost-")).length, 1);
+  assert.equal(left.filter((n) => n.startsWith("sovereign-backup-testhost-") && n.endsWith(".age")).length, 1);
+  assert.ok(left.includes(`${left.find((n) => n.startsWith("sovereign-backup-testhost-") && n.endsWith(".age"))}.sha256`), "the new archive has its checksum");
   assert.match(res.stdout, /pruned .*20200101-000000/);
 });
 
