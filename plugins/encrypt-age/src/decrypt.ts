@@ -1,10 +1,13 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { ConfigError, RunError, type DecodeContext } from "@sov/core";
 import { HeaderCollector, HeaderError, NoMatchingIdentityError, openHeader } from "./header.js";
-import { readIdentities } from "./identities.js";
+import { readIdentities, type AgeIdentity } from "./identities.js";
 import { OUTPUT_BATCH_SIZE, OutputBatch, PayloadError, PayloadOpener } from "./stream.js";
 
-/** Reads the identity file now: a problem there is a ConfigError before any byte is read. */
+/**
+ * Reads the identity file (age identities, or an ssh private key) now: a problem there is a
+ * ConfigError before any byte is read.
+ */
 export async function createDecryptStream(ctx: DecodeContext): Promise<Transform> {
   const file = ctx.identityFile;
   if (!file) throw new ConfigError("decrypting needs an age identity file, and none was given");
@@ -16,13 +19,13 @@ export async function createDecryptStream(ctx: DecodeContext): Promise<Transform
  * user gave the wrong key); an unusable archive is a RunError (exit 1).
  */
 class DecryptStream extends Transform {
-  readonly #identities: readonly string[];
+  readonly #identities: readonly AgeIdentity[];
   readonly #identityFile: string;
   readonly #header = new HeaderCollector();
   #opener: PayloadOpener | undefined;
   readonly #out = new OutputBatch();
 
-  constructor(identities: readonly string[], identityFile: string) {
+  constructor(identities: readonly AgeIdentity[], identityFile: string) {
     super();
     this.#identities = identities;
     this.#identityFile = identityFile;

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import type { Encryptor } from "@sov/core";
 import { sealHeader } from "./header.js";
-import { abbreviateRecipient, type RecipientSet } from "./recipients.js";
+import { abbreviateRecipient, toAgeRecipient, type RecipientSet } from "./recipients.js";
 import { OUTPUT_BATCH_SIZE, OutputBatch, PayloadSealer } from "./stream.js";
 
 export function createEncryptor(set: RecipientSet): Encryptor {
@@ -16,9 +16,9 @@ export function createEncryptor(set: RecipientSet): Encryptor {
   };
 }
 
-/** A Transform from plaintext to a complete age file for `recipients`. */
+/** A Transform from plaintext to a complete age file for `recipients` (age1... and ssh lines). */
 export async function createEncryptStream(recipients: readonly string[]): Promise<Transform> {
-  const { header, nonce, fileKey, emptyPayload } = await sealHeader(recipients);
+  const { header, nonce, fileKey, emptyPayload } = await sealHeader(recipients.map(toAgeRecipient));
   try {
     checkAgainstAgeEncryption(fileKey, nonce, emptyPayload);
     return new EncryptStream(header, new PayloadSealer(fileKey, nonce));

@@ -1,10 +1,12 @@
-import { Decrypter, Encrypter, type Recipient } from "age-encryption";
+import { Decrypter, Encrypter, type Identity, type Recipient } from "age-encryption";
 import { NONCE_SIZE, TAG_SIZE } from "./stream.js";
 
 /**
  * The age header (https://age-encryption.org/v1, "Header"): the version line, one stanza per
  * recipient, and a MAC line `--- <base64 HMAC>\n`. age-encryption writes and checks it, so it
- * stays the one source of truth for stanzas and the MAC; this module only frames it.
+ * stays the one source of truth for the header encoding, the MAC and its own stanza types (the
+ * ssh ones, which it lacks, are Recipient/Identity objects from ssh-stanzas.ts); this module
+ * only frames it.
  */
 export const MAX_HEADER_SIZE = 64 * 1024;
 const VERSION_LINE = Buffer.from("age-encryption.org/v1\n");
@@ -34,10 +36,11 @@ export interface SealedHeader {
 }
 
 /**
- * Makes a fresh file key and its header for `recipients`. age-encryption encrypts an empty
- * plaintext; a pseudo-recipient that adds no stanza hands us the file key on the way.
+ * Makes a fresh file key and its header for `recipients` (age-encryption's recipient strings,
+ * or Recipient objects such as the ssh ones). age-encryption encrypts an empty plaintext; a
+ * pseudo-recipient that adds no stanza hands us the file key on the way.
  */
-export async function sealHeader(recipients: readonly string[]): Promise<SealedHeader> {
+export async function sealHeader(recipients: readonly (string | Recipient)[]): Promise<SealedHeader> {
   const encrypter = new Encrypter();
   for (const recipient of recipients) encrypter.addRecipient(recipient);
   let captured: Uint8Array | undefined;
@@ -152,7 +155,7 @@ export class HeaderCollector {
  * Unwraps the file key from a complete header with `identities` and checks the header MAC
  * (both done by age-encryption).
  */
-export async function openHeader(header: Uint8Array, identities: readonly string[]): Promise<Uint8Array> {
+export async function openHeader(header: Uint8Array, identities: readonly (string | Identity)[]): Promise<Uint8Array> {
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   try {

@@ -1,12 +1,20 @@
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "@sov/core";
-import { Decrypter } from "age-encryption";
+import { Decrypter, type Identity } from "age-encryption";
+import { isSshKeyLine, parseSshPrivateKey, SshPassphraseError } from "./ssh-keys.js";
+import { sshIdentity } from "./ssh-stanzas.js";
+import { SshKeyError } from "./ssh-wire.js";
+
+/** An age identity string (`AGE-SECRET-KEY-1...`) or an Identity object (an ssh key). */
+export type AgeIdentity = string | Identity;
 
 /**
- * Reads an age identity file (`AGE-SECRET-KEY-1...` and `AGE-SECRET-KEY-PQ-1...` lines, `#`
- * comments, blank lines). Nothing from the file ever reaches an error message.
+ * Reads an identity file the way `age -d -i` does: either age identities
+ * (`AGE-SECRET-KEY-1...` and `AGE-SECRET-KEY-PQ-1...` lines, `#` comments, blank lines), or one
+ * unencrypted SSH private key (ssh-ed25519 or ssh-rsa, OpenSSH or PEM format). Nothing from the
+ * file ever reaches an error message.
  */
-export async function readIdentities(file: string): Promise<string[]> {
+export async function readIdentities(file: string): Promise<AgeIdentity[]> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -14,13 +22,14 @@ export async function readIdentities(file: string): Promise<string[]> {
     const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
     throw new ConfigError(`cannot read the age identity file ${file} (${code})`);
   }
-  if (text.trimStart().startsWith("-----BEGIN")) {
-    throw new ConfigError(`identity file ${file} holds an ssh or PEM key; only age identities (AGE-SECRET-KEY-1...) are supported`);
-  }
+  if (text.trimStart().startsWith("-----BEGIN")) return [readSshIdentity(text, file)];
   const identities: string[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
+    if (isSshKeyLine(line)) {
+      throw new ConfigError(`identity file ${file} line ${i + 1} is an ssh public key; give the private key file (such as ~/.ssh/id_ed25519, not the .pub)`);
+    }
     try {
       new Decrypter().addIdentity(line);
     } catch {
@@ -30,4 +39,19 @@ export async function readIdentities(file: string): Promise<string[]> {
   });
   if (identities.length === 0) throw new ConfigError(`identity file ${file} has no identities`);
   return identities;
+}
+
+function readSshIdentity(text: string, file: string): Identity {
+  try {
+    return sshIdentity(parseSshPrivateKey(text));
+  } catch (err) {
+    if (err instanceof SshPassphraseError) {
+      throw new ConfigError(
+        `identity file ${file} is a passphrase-protected ssh key, and sov cannot ask for the passphrase; ` +
+          `use the age CLI: age -d -i ${file} FILE`,
+      );
+    }
+    if (err instanceof SshKeyError) throw new ConfigError(`identity file ${file} is not a usable ssh private key: ${err.message}`);
+    throw err;
+  }
 }

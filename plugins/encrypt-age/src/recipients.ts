@@ -1,10 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute } from "node:path";
-import { ConfigError } from "@sov/core";
-import { Encrypter } from "age-encryption";
+import { checkTrustedFile, ConfigError } from "@sov/core";
+import { Encrypter, type Recipient } from "age-encryption";
+import { isSshKeyLine, parseSshPublicKeyLine, sshFingerprint } from "./ssh-keys.js";
+import { sshRecipient } from "./ssh-stanzas.js";
+import { SshKeyError } from "./ssh-wire.js";
 
 export interface RecipientOptions {
-  /** A file in the format `age -R` reads: one recipient a line, `#` comments, blank lines. */
+  /**
+   * A file in the format `age -R` reads: one recipient a line (`age1...`, `ssh-ed25519 ...`,
+   * `ssh-rsa ...`), `#` comments, blank lines.
+   */
   recipients_file?: string;
   /** Recipients given inline in the config. */
   recipients?: string[];
@@ -20,6 +26,10 @@ export interface RecipientSet {
 /**
  * Reads and checks every configured recipient; any problem is a ConfigError naming the file and
  * line or the option at fault (the core prefixes the plugin name).
+ *
+ * Whoever can write the recipients file can add their own key and read every later archive, so
+ * it is checked like a hook before it is read: a regular file, not a symlink, and when running
+ * as root, owned by root and writable by nobody else, as is every parent directory.
  */
 export async function loadRecipients(options: Readonly<RecipientOptions>): Promise<RecipientSet> {
   const recipients: string[] = [];
@@ -27,6 +37,7 @@ export async function loadRecipients(options: Readonly<RecipientOptions>): Promi
   const file = options.recipients_file;
   if (file !== undefined) {
     if (!isAbsolute(file)) throw new ConfigError(`recipients_file must be an absolute path, not ${file}`);
+    await checkTrustedFile(file, "recipients file", { executable: false });
     let text: string;
     try {
       text = await readFile(file, "utf8");
@@ -43,7 +54,7 @@ export async function loadRecipients(options: Readonly<RecipientOptions>): Promi
   }
   if (recipients.length === 0) {
     const looked = file === undefined ? "no recipients are configured" : `${file} has no recipient lines and no inline recipients are set`;
-    throw new ConfigError(`${looked}; every archive needs at least one age recipient (age-keygen -y KEYFILE prints one)`);
+    throw new ConfigError(`${looked}; every archive needs at least one age recipient (age-keygen -y KEYFILE prints one, or use an ssh-ed25519 public key)`);
   }
   return { recipients, sources };
 }
@@ -63,8 +74,9 @@ export function parseRecipients(text: string, source: string): string[] {
 }
 
 /**
- * Returns `value` if age-encryption accepts it as a recipient. Error messages never repeat a
- * value that could be secret: only something already shaped like a public key is quoted.
+ * Returns `value` if it is a usable recipient: one age-encryption accepts, or an ssh-ed25519 or
+ * ssh-rsa public key. Error messages never repeat a value that could be secret: only something
+ * already shaped like a public key is quoted.
  */
 export function checkRecipient(value: string, where: string): string {
   if (/^AGE-SECRET-KEY-/i.test(value)) {
@@ -73,19 +85,48 @@ export function checkRecipient(value: string, where: string): string {
         "Remove it, keep it offline, and list its public key (age-keygen -y) instead",
     );
   }
-  if (/^ssh-(ed25519|rsa)(\s|$)/.test(value)) {
-    throw new ConfigError(`${where}: ssh recipients are not supported yet; use an age1... recipient from age-keygen`);
+  if (/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(value)) {
+    throw new ConfigError(
+      `${where}: this is the start of a private key, not a recipient; the host must never hold it. ` +
+        "Remove it and list its public key (the .pub line) instead",
+    );
+  }
+  if (isSshKeyLine(value)) {
+    try {
+      sshRecipient(parseSshPublicKeyLine(value).key);
+    } catch (err) {
+      if (err instanceof SshKeyError) throw new ConfigError(`${where}: ${err.message}`);
+      throw err;
+    }
+    return value;
   }
   try {
     new Encrypter().addRecipient(value);
   } catch {
     const shown = /^age1[0-9a-z]*$/.test(value) ? ` '${abbreviateRecipient(value)}'` : "";
-    throw new ConfigError(`${where}: not a valid age recipient${shown} (expected age1... or age1pq1...)`);
+    throw new ConfigError(`${where}: not a valid age recipient${shown} (expected age1..., age1pq1..., ssh-ed25519 or ssh-rsa)`);
   }
   return value;
 }
 
-/** `age1pq1...` recipients are about 2000 characters; a shortened form is enough to tell them apart. */
+/** The age-encryption form of a checked recipient: the string itself, or an ssh Recipient object. */
+export function toAgeRecipient(recipient: string): string | Recipient {
+  return isSshKeyLine(recipient) ? sshRecipient(parseSshPublicKeyLine(recipient).key) : recipient;
+}
+
+/**
+ * A recipient short enough to list: `age1pq1...` recipients are about 2000 characters and
+ * ssh-rsa keys several hundred, so those are shortened. ssh keys are shown by the fingerprint
+ * `ssh-keygen -l -f KEY.pub` prints, and their comment.
+ */
 export function abbreviateRecipient(recipient: string): string {
+  if (isSshKeyLine(recipient)) {
+    try {
+      const { key, comment } = parseSshPublicKeyLine(recipient);
+      return [key.type, sshFingerprint(key.wire), comment].filter(Boolean).join(" ");
+    } catch {
+      // Not checked yet; fall through to the plain shortening.
+    }
+  }
   return recipient.length <= 80 ? recipient : `${recipient.slice(0, 24)}...${recipient.slice(-12)}`;
 }

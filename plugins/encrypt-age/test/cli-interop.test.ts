@@ -4,9 +4,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test, type TestContext } from "node:test";
-import { createStageHooks, silentLogger, type Encryptor, type RunInfo } from "@sov/core";
-import plugin from "../src/index.js";
-import { decrypt, needTools, runTransform, scratch } from "./helpers.js";
+import type { Encryptor } from "@sov/core";
+import { decrypt, encryptorFor, needTools, runTransform, scratch } from "./helpers.js";
 
 /** Interoperability with the real age CLI, in both directions. */
 
@@ -25,16 +24,6 @@ function ageKeygen(dir: string, name: string): CliKey {
 
 function ageDecrypt(identityFile: string, file: string): Buffer {
   return execFileSync("age", ["-d", "-i", identityFile, file], { maxBuffer: 64 * 1024 * 1024 });
-}
-
-/** The encryptor the way a run gets it: through the plugin's tap. */
-async function encryptorFor(options: Record<string, unknown>): Promise<Encryptor> {
-  const hooks = createStageHooks();
-  plugin.apply(hooks, options, { instance: plugin.name, host: "test", configDir: "/", log: silentLogger() });
-  const run: RunInfo = { host: "test", startedAt: new Date(), dryRun: false, signal: new AbortController().signal };
-  const encryptor = await hooks.encrypt.promise(run);
-  assert.ok(encryptor);
-  return encryptor;
 }
 
 async function encryptToFile(encryptor: Encryptor, plaintext: Buffer, file: string, chunkSize?: number): Promise<void> {

@@ -1,15 +1,17 @@
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import type { Transform } from "node:stream";
 import type { TestContext } from "node:test";
-import { silentLogger } from "@sov/core";
+import { createStageHooks, silentLogger, type Encryptor, type RunInfo } from "@sov/core";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
-import { createDecryptStream, createEncryptStream } from "../src/index.js";
+import plugin, { createDecryptStream, createEncryptStream } from "../src/index.js";
 
 export const IN_CI = process.env.CI === "true";
+export const IS_ROOT = process.geteuid?.() === 0;
 
 export function hasTool(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
@@ -27,10 +29,39 @@ export function needTools(t: TestContext, ...tools: string[]): boolean {
   return false;
 }
 
+/** True when running as root; otherwise the test fails in CI and is skipped elsewhere. */
+export function needRoot(t: TestContext): boolean {
+  if (IS_ROOT) return true;
+  if (IN_CI) throw new Error("CI must run the tests as root");
+  t.skip("needs root");
+  return false;
+}
+
+/**
+ * A scratch directory for one test. As root it lives under /run/sov-test (root-owned, 0755 all
+ * the way up), because the recipients file must sit in directories only root can write, and
+ * /tmp is world-writable.
+ */
 export function scratch(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), "sov-encrypt-age-"));
+  const base = IS_ROOT ? "/run/sov-test" : tmpdir();
+  if (IS_ROOT) {
+    mkdirSync(base, { recursive: true, mode: 0o755 });
+    chmodSync(base, 0o755);
+  }
+  const dir = mkdtempSync(join(base, "sov-encrypt-age-"));
+  chmodSync(dir, 0o755);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The encryptor the way a run gets it: through the plugin's tap. */
+export async function encryptorFor(options: Record<string, unknown>): Promise<Encryptor> {
+  const hooks = createStageHooks();
+  plugin.apply(hooks, options, { instance: plugin.name, host: "test", configDir: "/", log: silentLogger() });
+  const run: RunInfo = { host: "test", startedAt: new Date(), dryRun: false, signal: new AbortController().signal };
+  const encryptor = await hooks.encrypt.promise(run);
+  assert.ok(encryptor);
+  return encryptor;
 }
 
 export interface KeyPair {

@@ -46,7 +46,8 @@ describe("recipients", () => {
   test("an invalid line is a ConfigError naming the file and line", async () => {
     const a = await newRecipient();
     assert.throws(() => parseRecipients(`# keys\n${a}\nage1notakey\n`, "/etc/r.txt"), isConfigError(/^\/etc\/r\.txt line 3: not a valid age recipient 'age1notakey'/));
-    assert.throws(() => parseRecipients(`${a.slice(0, -1)}x\n`, "/r"), isConfigError(/^\/r line 1: not a valid age recipient/));
+    // A changed last character breaks the bech32 checksum (x is swapped for y if it is already x).
+    assert.throws(() => parseRecipients(`${a.slice(0, -1)}${a.endsWith("x") ? "y" : "x"}\n`, "/r"), isConfigError(/^\/r line 1: not a valid age recipient/));
   });
 
   test("a line that is not key-shaped is not repeated in the error", () => {
@@ -70,15 +71,9 @@ describe("recipients", () => {
     }
   });
 
-  test("ssh recipients are refused clearly, for now", () => {
-    for (const line of ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB8QVS9ce2Q3 user@host", "ssh-rsa AAAAB3NzaC1yc2E"]) {
-      assert.throws(() => parseRecipients(`${line}\n`, "/r"), isConfigError(/^\/r line 1: ssh recipients are not supported yet/));
-    }
-  });
-
   test("an unreadable or relative recipients_file, or no recipients at all, is a ConfigError", async (t) => {
     const dir = scratch(t);
-    await assert.rejects(loadRecipients({ recipients_file: join(dir, "missing.txt") }), isConfigError(/cannot read recipients_file .*missing\.txt \(ENOENT\)/));
+    await assert.rejects(loadRecipients({ recipients_file: join(dir, "missing.txt") }), isConfigError(/^recipients file: .*missing\.txt does not exist or cannot be read \(ENOENT\)/));
     await assert.rejects(loadRecipients({ recipients_file: "recipients.txt" }), isConfigError(/must be an absolute path/));
     const empty = join(dir, "empty.txt");
     writeFileSync(empty, "# nothing here yet\n\n");
@@ -94,7 +89,7 @@ describe("recipients", () => {
     const hooks = createStageHooks();
     plugin.apply(hooks, { recipients_file: "/nonexistent/recipients.txt" }, { instance: plugin.name, host: "h", configDir: "/", log: silentLogger() });
     const run = { host: "h", startedAt: new Date(), dryRun: false, signal: new AbortController().signal };
-    await assert.rejects(hooks.encrypt.promise(run), isConfigError(/@sov\/encrypt-age: cannot read recipients_file \/nonexistent\/recipients\.txt/));
+    await assert.rejects(hooks.encrypt.promise(run), isConfigError(/@sov\/encrypt-age: recipients file: \/nonexistent\/recipients\.txt does not exist/));
   });
 
   test("describe() lists every recipient, shortening hybrid ones", async () => {
@@ -135,6 +130,6 @@ describe("identity file", () => {
     await assert.rejects(readIdentities(empty), isConfigError(/has no identities/));
     const ssh = join(dir, "id_ed25519");
     writeFileSync(ssh, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
-    await assert.rejects(readIdentities(ssh), (err: Error) => isConfigError(/ssh or PEM key/)(err) && !err.message.includes("b3Blbn"));
+    await assert.rejects(readIdentities(ssh), (err: Error) => isConfigError(/id_ed25519 is not a usable ssh private key: the OpenSSH private key is truncated/)(err) && !err.message.includes("b3Blbn"));
   });
 });
