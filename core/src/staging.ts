@@ -184,7 +184,7 @@ class StagedFile implements StagedWrite {
 class FileWritable extends Writable {
   bytesWritten = 0;
   constructor(private readonly handle: FileHandle) {
-    super({ highWaterMark: 4 << 20 });
+    super({ highWaterMark: 1 << 20 });
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.writeAll([chunk]).then(() => callback(), callback);

@@ -20,6 +20,13 @@ const optionsSchema = {
   additionalProperties: false,
 };
 
+/**
+ * zstd's multi-threaded mode keeps several jobs' input and output in flight; at level 3 its
+ * default job is 8 MiB, which alone put a 1 GiB run at ~290 MiB RSS. 2 MiB jobs keep the whole
+ * run under 200 MiB at the same speed, for archives about 2% larger.
+ */
+const JOB_SIZE = 2 << 20;
+
 /** Standard zstd frames with checksums, so `zstd -d` (and `zstd -t`) read every archive. */
 export function zstdCompressor(options: ZstdOptions = {}): Compressor {
   const level = options.level ?? 3;
@@ -27,7 +34,7 @@ export function zstdCompressor(options: ZstdOptions = {}): Compressor {
   return {
     extension: "zst",
     describe: () => [`zstd level ${level}, ${threads} thread(s)`],
-    createCompressStream: () => new CompressStream({ compressionLevel: level, nbWorkers: threads, checksumFlag: true }),
+    createCompressStream: () => new CompressStream({ compressionLevel: level, nbWorkers: threads, checksumFlag: true, jobSize: JOB_SIZE }),
   };
 }
 
