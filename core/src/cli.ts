@@ -181,7 +181,17 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     const tty = !values.quiet && !values.json && !!process.stderr.isTTY;
     const progress = values.quiet || values.json ? undefined : { tty, expectedBytes: previous?.lastRun.bytesRead, write: (s: string) => void process.stderr.write(s) };
     const targets = values.target?.flatMap((t) => t.split(",")).filter(Boolean);
-    const res = await runBackup({ config, targets, dryRun: !!values["dry-run"], once: !!values.once, env, log, signal: controller.signal, progress });
+    const res = await runBackup({
+      config,
+      targets,
+      dryRun: !!values["dry-run"],
+      once: !!values.once,
+      verbose: !!values.verbose,
+      env,
+      log,
+      signal: controller.signal,
+      progress,
+    });
     printSummary(res, log);
     if (!res.dryRun) await record(toReport(res), res.archiveCounts, config, statePath, log);
     if (values.json) process.stdout.write(`${JSON.stringify(toReport(res), null, 2)}\n`);

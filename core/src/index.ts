@@ -16,6 +16,7 @@ export type {
   PluginContext,
   PruneInfo,
   RunInfo,
+  SelectionDecision,
   SourceStats,
   SovPlugin,
   Stage,

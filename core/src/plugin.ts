@@ -21,10 +21,24 @@ export interface SourceStats {
   warnings: string[];
 }
 
+/** One path a source looked at for `sov run --dry-run --verbose`: in, or out and why. */
+export interface SelectionDecision {
+  /** As it would be named in the archive (`etc/nginx/nginx.conf`). */
+  readonly path: string;
+  readonly included: boolean;
+  /** Why it is left out (`matches exclude pattern *.pyc`, `holds CACHEDIR.TAG`, ...). */
+  readonly reason?: string;
+}
+
 /** The `source` stage's product: a tar stream of the configured paths, entries relative to `/`. */
 export interface ArchiveSource {
   /** Lines for `sov list` and `--dry-run`. */
   describe(): string[];
+  /**
+   * Walks the selection without reading file contents, for `--dry-run --verbose`. Optional; an
+   * excluded directory is reported once and not descended into.
+   */
+  preview?(signal: AbortSignal): AsyncIterable<SelectionDecision>;
   /** Starts reading. The stream must end only after a well-formed tar end-of-archive. */
   open(signal: AbortSignal): Readable;
   readonly stats: SourceStats;

@@ -27,6 +27,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** For tests: a config already parsed. */
   config?: SovConfig;
+  /** With --dry-run: list every path the source would include, and why others are left out. */
+  verbose?: boolean;
   /** Progress while reading: a redrawn line on a terminal, else a line a minute. */
   progress?: { tty: boolean; expectedBytes?: number | undefined; write: (text: string) => void } | undefined;
 }
@@ -88,6 +90,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   if (opts.dryRun) {
     for (const line of describeRun(chain, name)) log.info(line);
     for (const line of await previewRetention(chain, name, startedAt)) log.info(line);
+    if (opts.verbose) await previewSelection(chain, run.signal, log);
     return result(config, startedAt, true, [], chain.source.stats, [], {}, log, ExitCode.ok);
   }
 
@@ -302,6 +305,23 @@ function result(
     warnings: [...log.warnings],
     ...(error ? { error } : {}),
   };
+}
+
+/** `--dry-run --verbose`: what the source would include, and why each excluded path is out. */
+async function previewSelection(chain: Chain, signal: AbortSignal, log: Logger): Promise<void> {
+  if (!chain.source.preview) {
+    log.info("selection: this source plugin cannot preview its selection");
+    return;
+  }
+  let included = 0;
+  let excluded = 0;
+  log.info("selection:");
+  for await (const d of chain.source.preview(signal)) {
+    if (d.included) included++;
+    else excluded++;
+    log.info(d.included ? `  + ${d.path}` : `  - ${d.path} (${d.reason ?? "excluded"})`);
+  }
+  log.info(`selection: ${included} included, ${excluded} excluded`);
 }
 
 /**
