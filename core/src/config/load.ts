@@ -4,7 +4,7 @@ import { cosmiconfig } from "cosmiconfig";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { compileSchema, validateOrThrow } from "./ajv.js";
-import { V01_KNOWN_KEYS, V01_SCHEMA, V2_SCHEMA } from "./schema.js";
+import { V01_KNOWN_KEYS, V01_SCHEMA, V01_SELECTION_KEYS, V2_SCHEMA } from "./schema.js";
 import { formatPath, YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
@@ -197,7 +197,9 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     dir,
     format: "v0.1",
     host: c.host ?? shortHostname(),
-    source: block("fs", { paths: c.sources, exclude: c.exclusions ?? [] }, (key) => [key[0] === "exclude" ? "exclusions" : "sources", ...key.slice(1)]),
+    source: block("fs", v01SourceOptions(known, c.sources, c.exclusions ?? []), (key) =>
+      key[0] === "exclude" ? ["exclusions", ...key.slice(1)] : key[0] === "paths" ? ["sources", ...key.slice(1)] : key,
+    ),
     compress: compressPlugin ? block(compressPlugin, {}, () => ["compressor"]) : null,
     encrypt: block("age", { recipients_file: resolveFrom(dir, c.age_recipient) }, () => ["age_recipient"]),
     destinations,
@@ -208,6 +210,15 @@ function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log
     schedule: c.schedule ?? {},
     document: doc,
   };
+}
+
+/** The bash tool's sources and exclusions, plus sov's selection keys, as source-fs options. */
+function v01SourceOptions(known: Record<string, unknown>, paths: string[], exclude: string[]): Record<string, unknown> {
+  const options: Record<string, unknown> = { paths, exclude };
+  for (const key of Object.keys(V01_SELECTION_KEYS)) {
+    if (known[key] !== undefined && known[key] !== null) options[key] = known[key];
+  }
+  return options;
 }
 
 /** v0.1 keeps `local_days`/`usb_days` and gains `local_keep_daily`, `usb_keep_within`, ... */

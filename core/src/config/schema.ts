@@ -29,6 +29,16 @@ const V01_RETENTION_PROPERTIES = Object.fromEntries(
   ]),
 );
 
+/** Selection keys sov adds to v0.1 configs; v2 puts them in the source block (source-fs options). */
+export const V01_SELECTION_KEYS = {
+  exclude_caches: { type: "boolean" },
+  exclude_if_present: { type: ["array", "null"], items: { type: "string", minLength: 1 } },
+  one_file_system: { type: "boolean" },
+  exclude_larger_than: { type: ["string", "integer"] },
+  exclude_from: { anyOf: [{ type: "string", minLength: 1 }, { type: "array", items: { type: "string", minLength: 1 } }] },
+  include_from: { anyOf: [{ type: "string", minLength: 1 }, { type: "array", items: { type: "string", minLength: 1 } }] },
+} as const;
+
 /** Keys sov adds to both formats (the bash tool had none of them). */
 const SOV_EXTENSIONS = {
   failure_hook: PATH_OR_EMPTY,
@@ -59,6 +69,7 @@ export const V01_SCHEMA = {
     post_hook: PATH_OR_EMPTY,
     schedule: { type: ["object", "null"] },
     ...SOV_EXTENSIONS,
+    ...V01_SELECTION_KEYS,
   },
 } as const;
 
@@ -77,6 +88,12 @@ export const V01_KNOWN_KEYS: Record<string, readonly string[] | true> = {
   failure_hook: true,
   metrics_textfile: true,
   max_archive_age_hours: true,
+  exclude_caches: true,
+  exclude_if_present: true,
+  one_file_system: true,
+  exclude_larger_than: true,
+  exclude_from: true,
+  include_from: true,
 };
 
 const STAGE_BLOCK = {
