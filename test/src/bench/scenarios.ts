@@ -1,0 +1,234 @@
+/**
+ * The benchmark's scenarios: each pairs one `sov` command with the stock-tool command it must
+ * keep up with, says how to check what the sov command produced, and how to drop its outputs
+ * before the next run.
+ */
+import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { SOV_BIN } from "../helpers.js";
+import { CheckFailed, listArchive, onlyArchive, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
+import type { Corpus, Keypair } from "./corpus.js";
+import type { Command } from "./measure.js";
+
+export const BASELINE = "/work/shared/bench/baseline.sh";
+const LOOP_MONITOR = pathToFileURL(new URL("./loop-monitor.js", import.meta.url).pathname).href;
+
+export interface Goals {
+  /** sov's median wall time over the reference's, at most. */
+  wallRatio: number;
+  /** Peak RSS of the sov process, at most (MiB). */
+  rssMiB?: number;
+  /** Longest event-loop block in any run, at most (ms). */
+  loopMs?: number;
+}
+
+export interface Scenario {
+  name: string;
+  /** One line: what is compared with what. */
+  title: string;
+  corpus: Corpus;
+  goals: Goals;
+  /** Writes configs, makes the input archive; untimed. */
+  setup(): void;
+  sov(): Command;
+  ref(): Command;
+  /** Checks what the run produced, then drops it. `run` 0 is the untimed warm-up. */
+  afterSov(run: number): void;
+  afterRef(run: number): void;
+  /**
+   * Backup scenarios: how long `sync FILE` took on the reference's archive right after each
+   * timed run. baseline.sh does not fsync; sov does before it publishes, inside its wall time.
+   */
+  refFsyncS?: number[];
+}
+
+export interface BenchContext {
+  /** Scratch space for this invocation (<repo>/.bench/work). */
+  work: string;
+  keys: Keypair;
+  /** Environment for every sov command: lock, log and state inside `work`. */
+  sovEnv: Record<string, string>;
+}
+
+/** `node [flags] sov.js args`, with the event-loop monitor preloaded unless profiling. */
+export function sovCommand(label: string, args: string[], ctx: BenchContext, nodeFlags: string[] = ["--import", LOOP_MONITOR]): Command {
+  return { label, argv: [process.execPath, ...nodeFlags, SOV_BIN, ...args], env: ctx.sovEnv, monitorLoop: nodeFlags.includes(LOOP_MONITOR) };
+}
+
+function bashCommand(label: string, script: string): Command {
+  return { label, argv: ["bash", "-o", "pipefail", "-c", script] };
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function writeRunConfig(file: string, corpus: Corpus, ctx: BenchContext, destinations: string[]): void {
+  const dests = destinations.map((path, i) => `  - { name: d${i + 1}, plugin: local, path: ${JSON.stringify(path)}, retention: { days: 0 } }`);
+  mkdirSync(join(file, ".."), { recursive: true });
+  writeFileSync(
+    file,
+    [
+      "# written by the sov benchmark (test/src/bench); compare with /work/shared/bench/baseline.sh",
+      "version: 2",
+      "host: bench",
+      `source: { plugin: fs, paths: [${JSON.stringify(corpus.dir)}] }`,
+      "compress: { plugin: zstd, level: 3 }",
+      `encrypt: { plugin: age, recipients_file: ${JSON.stringify(ctx.keys.recipientsFile)} }`,
+      "destinations:",
+      ...dests,
+      "",
+    ].join("\n"),
+  );
+}
+
+/**
+ * `sov run` to `destinations` local directories vs one run of baseline.sh. The warm-up archive
+ * is extracted with stock tools and compared with the corpus in full (contents and metadata);
+ * every timed archive must list the same members as the reference archive, and with two
+ * destinations both copies must be the same bytes.
+ */
+export function backupScenario(name: string, title: string, corpus: Corpus, destinationCount: number, goals: Goals, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, name);
+  const config = join(dir, "config.yaml");
+  const dests = Array.from({ length: destinationCount }, (_, i) => join(dir, `dest${i + 1}`));
+  const refOut = join(dir, "ref", "baseline.tar.zst.age");
+  let expected: string[] | null = null;
+  const refFsyncS: number[] = [];
+  return {
+    name,
+    title,
+    corpus,
+    goals,
+    refFsyncS,
+    setup() {
+      rmSync(dir, { recursive: true, force: true });
+      writeRunConfig(config, corpus, ctx, dests);
+      mkdirSync(join(dir, "ref"), { recursive: true });
+    },
+    sov: () => sovCommand(`sov run (${name})`, ["run", "--config", config], ctx),
+    ref: () => ({ label: `baseline.sh (${name})`, argv: ["bash", BASELINE, corpus.dir, ctx.keys.recipient, refOut] }),
+    afterSov(run) {
+      const archives = dests.map(onlyArchive);
+      const first = archives[0]!;
+      for (const other of archives.slice(1)) sameBytes(first, other);
+      if (run === 0) restoresExactly(first, ctx.keys.identity, corpus.dir, join(dir, "extract"));
+      if (!expected) throw new CheckFailed(`${name}: no reference listing to compare with (the reference runs first)`);
+      sameList(listArchive(first, ctx.keys.identity), expected, `${first} (sov, run ${run})`);
+      for (const d of dests) rmSync(d, { recursive: true, force: true });
+    },
+    afterRef(run) {
+      const started = process.hrtime.bigint();
+      if (spawnSync("sync", [refOut]).status !== 0) throw new CheckFailed(`sync ${refOut} failed`);
+      if (run > 0) refFsyncS.push(Number(process.hrtime.bigint() - started) / 1e9);
+      if (run === 0) expected = listArchive(refOut, ctx.keys.identity);
+      rmSync(refOut, { force: true });
+    },
+  };
+}
+
+/** One sov archive of `corpus`, checked in full, shared by the restore scenarios. */
+export function makeInputArchive(corpus: Corpus, ctx: BenchContext): string {
+  const dir = join(ctx.work, "input");
+  rmSync(dir, { recursive: true, force: true });
+  const config = join(dir, "config.yaml");
+  const dest = join(dir, "archive");
+  writeRunConfig(config, corpus, ctx, [dest]);
+  const cmd = sovCommand("sov run (input archive)", ["run", "--quiet", "--config", config], ctx, []);
+  const res = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, encoding: "utf8" });
+  if (res.status !== 0) throw new CheckFailed(`making the input archive: sov run exited ${res.status}\n${res.stderr}`);
+  const archive = onlyArchive(dest);
+  restoresExactly(archive, ctx.keys.identity, corpus.dir, join(dir, "extract"));
+  return archive;
+}
+
+/** How this build of `sov restore` spells its flags, read from its --help; null if it has none. */
+export interface RestoreCli {
+  verify(archive: string, identity: string): string[];
+  restore(archive: string, target: string, identity: string): string[];
+}
+
+export function probeRestoreCli(ctx: BenchContext): RestoreCli | string {
+  const res = spawnSync(process.execPath, [SOV_BIN, "restore", "--help"], { env: { ...process.env, ...ctx.sovEnv }, encoding: "utf8" });
+  const help = `${res.stdout}${res.stderr}`;
+  if (res.status !== 0) return `\`sov restore --help\` exited ${res.status}: ${help.trim().split("\n")[0]}`;
+  if (!help.includes("--verify")) return "`sov restore --help` shows no --verify";
+  const identityFlag = help.includes("--identity") ? "--identity" : /(^|\s)-i[\s,]/.test(help) ? "-i" : null;
+  if (!identityFlag) return "`sov restore --help` shows no --identity flag";
+  return {
+    verify: (archive, identity) => ["restore", "--verify", archive, identityFlag, identity],
+    restore: (archive, target, identity) => ["restore", archive, target, identityFlag, identity],
+  };
+}
+
+/** A copy of `archive` with one byte flipped in the middle: `sov restore --verify` must reject it. */
+function corruptCopy(archive: string, copy: string): void {
+  copyFileSync(archive, copy);
+  const fd = openSync(copy, "r+");
+  try {
+    const at = Math.floor(fstatSync(fd).size / 2);
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `sov restore --verify` vs `age -d | zstd -d | tar -t`; a corrupted copy must fail first. */
+export function verifyScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, "verify");
+  let archive = "";
+  return {
+    name: "verify",
+    title: "sov restore --verify  vs  age -d | zstd -d | tar -t",
+    corpus,
+    goals: { wallRatio: 1.0, loopMs: 100 },
+    setup() {
+      archive = input();
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      const bad = join(dir, "corrupted.tar.zst.age");
+      corruptCopy(archive, bad);
+      const cmd = sovCommand("sov restore --verify (corrupted copy)", cli.verify(bad, ctx.keys.identity), ctx, []);
+      const res = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, encoding: "utf8" });
+      if (res.status === 0) throw new CheckFailed(`sov restore --verify accepted ${bad}, which has a flipped byte`);
+      rmSync(bad);
+    },
+    sov: () => sovCommand("sov restore --verify", cli.verify(archive, ctx.keys.identity), ctx),
+    ref: () => bashCommand("age | zstd | tar -t", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -t > /dev/null`),
+    afterSov() {},
+    afterRef() {},
+  };
+}
+
+/** `sov restore FILE TARGET` vs `age -d | zstd -d | tar -x`; every sov restore is compared with the corpus. */
+export function restoreScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, "restore");
+  const sovTarget = join(dir, "sov");
+  const refTarget = join(dir, "ref");
+  let archive = "";
+  return {
+    name: "restore",
+    title: "sov restore FILE TARGET  vs  age -d | zstd -d | tar -x",
+    corpus,
+    goals: { wallRatio: 1.2, loopMs: 100 },
+    setup() {
+      archive = input();
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(refTarget, { recursive: true });
+    },
+    sov: () => sovCommand("sov restore", cli.restore(archive, sovTarget, ctx.keys.identity), ctx),
+    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)}`),
+    afterSov(run) {
+      sameTree(corpus.dir, sovTarget, `sov restore (run ${run})`);
+      rmSync(sovTarget, { recursive: true, force: true });
+    },
+    afterRef(run) {
+      if (run === 0) sameTree(corpus.dir, refTarget, "age | zstd | tar -x (warm-up)");
+      rmSync(refTarget, { recursive: true, force: true });
+      mkdirSync(refTarget, { recursive: true });
+    },
+  };
+}
