@@ -13,12 +13,19 @@
  * therefore matches one byte, where GNU tar in a UTF-8 locale matches one character.
  */
 
+import { byteString } from "./byte-path.js";
+
 /** A predicate over member names: relative, no leading `/`, no trailing `/`. */
 export type ExcludeMatcher = (name: string) => boolean;
 
 export function compileExcludes(patterns: readonly string[]): ExcludeMatcher {
+  return compileBytePatterns(patterns.map(byteString));
+}
+
+/** The same, for patterns that are byte strings already (read from an `exclude_from` file). */
+export function compileBytePatterns(patterns: readonly string[]): ExcludeMatcher {
   if (patterns.length === 0) return () => false;
-  const alternatives = patterns.map((p) => globToRegExpSource(Buffer.from(p, "utf8").toString("latin1")));
+  const alternatives = patterns.map(globToRegExpSource);
   const re = new RegExp(`^(?:[^]*/)?(?:${alternatives.join("|")})(?:/[^]*)?$`);
   return (name) => re.test(name);
 }

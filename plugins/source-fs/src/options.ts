@@ -8,7 +8,23 @@ export interface FsSourceOptions {
   exclude?: string[];
   /** The directory paths are relative to and member names start from. Default: `/`. */
   root?: string;
+  /** Like GNU tar `--exclude-caches`: a directory with a valid CACHEDIR.TAG keeps only the tag. Default: false. */
+  exclude_caches?: boolean;
+  /** A directory holding an entry with one of these names is left out entirely. Default: none. */
+  exclude_if_present?: string[];
+  /** Like GNU tar `--one-file-system`: mount points below a source are archived empty. Default: false. */
+  one_file_system?: boolean;
+  /** Regular files larger than this are left out: bytes, or `10k`, `500M`, `2G`, `1T` (powers of 1024). */
+  exclude_larger_than?: string | number;
+  /** Files of exclusion patterns, one a line (like `tar -X`); relative to the config file's directory. */
+  exclude_from?: string | string[];
+  /** Files of paths to archive, one a line (like `tar -T`), added to `paths`. */
+  include_from?: string | string[];
 }
+
+/** `2G`, `500m`, `10k`, `1048576`: digits and an optional binary unit (K, M, G, T; either case). */
+const SIZE_PATTERN = "^\\s*[0-9]+\\s*[KkMmGgTt]?\\s*$";
+const FILE_LIST = { type: ["string", "array"], minLength: 1, items: { type: "string", minLength: 1 } };
 
 export const optionsSchema: OptionsSchema = {
   type: "object",
@@ -18,6 +34,14 @@ export const optionsSchema: OptionsSchema = {
     paths: { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
     exclude: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
     root: { type: "string", minLength: 1, default: "/" },
+    exclude_caches: { type: "boolean", default: false },
+    // a name with a slash could never match a directory entry
+    exclude_if_present: { type: "array", items: { type: "string", minLength: 1, pattern: "^[^/]+$" }, default: [] },
+    one_file_system: { type: "boolean", default: false },
+    // `pattern` applies to the string form only, `minimum` to the number
+    exclude_larger_than: { type: ["string", "integer"], pattern: SIZE_PATTERN, minimum: 0 },
+    exclude_from: FILE_LIST,
+    include_from: FILE_LIST,
   },
 };
 
@@ -35,4 +59,25 @@ export function memberName(path: string): string {
 export function resolveRoot(root: string, configDir: string): string {
   if (root.includes("\0")) throw new ConfigError(`source root ${JSON.stringify(root)}: contains a NUL byte`);
   return resolve(configDir, root);
+}
+
+const UNIT_POWERS: Readonly<Record<string, number>> = { "": 0, k: 1, m: 2, g: 3, t: 4 };
+
+/** `exclude_larger_than` in bytes: a number of bytes, or digits and a unit K/M/G/T (powers of 1024). */
+export function parseSize(value: string | number): number {
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+    throw new ConfigError(`exclude_larger_than ${value}: not a whole number of bytes`);
+  }
+  const match = /^\s*(\d+)\s*([kmgt]?)\s*$/i.exec(value);
+  const bytes = match ? Number(match[1]) * 1024 ** UNIT_POWERS[match[2]!.toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new ConfigError(`exclude_larger_than '${value}': not a size; write bytes or a number with K, M, G or T (powers of 1024), e.g. 500M or 2G`);
+  }
+  return bytes;
+}
+
+/** A `string | string[]` option as a list. */
+export function asList(value: string | readonly string[] | undefined): readonly string[] {
+  return value === undefined ? [] : typeof value === "string" ? [value] : value;
 }

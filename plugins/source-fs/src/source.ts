@@ -1,10 +1,12 @@
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { type ArchiveSource, type Logger, RunError, type SourceStats } from "@sov/core";
+import { type ArchiveSource, ConfigError, type Logger, RunError, type SelectionDecision, type SourceStats } from "@sov/core";
+import { byteString, display } from "./byte-path.js";
 import { createControl, giveBuffer, requestStop, type WorkerInput, type WorkerMessage } from "./channel.js";
-import { compileExcludes } from "./exclude.js";
-import { type FsSourceOptions, memberName, resolveRoot } from "./options.js";
+import { type ListFile, readListFile } from "./list-file.js";
+import { asList, type FsSourceOptions, memberName, parseSize, resolveRoot } from "./options.js";
+import { Selection, type SelectionRules } from "./selection.js";
 import type { TarPlan, TarProgress } from "./walker.js";
 
 /** What the stream is cut into: large enough that per-chunk costs vanish, small enough to bound memory. */
@@ -18,62 +20,137 @@ export const CHUNKS_AHEAD = 8;
 
 export interface FsSourceContext {
   readonly log: Logger;
-  /** Where a relative `root` is resolved from. */
+  /** Where a relative `root`, `exclude_from` and `include_from` are resolved from. */
   readonly configDir: string;
 }
 
-/** The ArchiveSource for the configured paths; checks the options but touches no source file. */
-export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSourceContext): ArchiveSource {
+/** The source's counters: the core's, and the files `exclude_larger_than` left out. */
+export interface FsSourceStats extends SourceStats {
+  tooLarge: number;
+}
+
+/**
+ * The ArchiveSource for the configured paths; checks the options and reads the `exclude_from`
+ * and `include_from` files, but touches no source file.
+ */
+export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSourceContext): ArchiveSource & { stats: FsSourceStats } {
   const root = resolveRoot(options.root ?? "/", ctx.configDir);
   const exclude = options.exclude ?? [];
-  const names = options.paths.map(memberName);
-  compileExcludes(exclude); // a pattern the matcher cannot compile fails now, not mid-backup
-  const plan: TarPlan = {
-    root: byteString(root === "/" ? "" : root),
-    sources: names.map(byteString),
-    exclude,
+  const excludeFrom = asList(options.exclude_from).map((file) => readListFile("exclude_from", file, ctx.configDir));
+  const includeFrom = asList(options.include_from).map((file) => readListFile("include_from", file, ctx.configDir));
+  const limit = options.exclude_larger_than;
+  const rules: SelectionRules = {
+    excludeFrom: excludeFrom.map(({ file, lines }) => ({ file, patterns: lines.map((l) => l.text) })),
+    excludeCaches: options.exclude_caches ?? false,
+    excludeIfPresent: (options.exclude_if_present ?? []).map(byteString),
+    oneFileSystem: options.one_file_system ?? false,
+    ...(limit === undefined ? {} : { excludeLargerThan: { bytes: parseSize(limit), text: sizeText(limit) } }),
   };
-  const stats: SourceStats = { files: 0, bytes: 0, warnings: [] };
+  new Selection(exclude, rules); // a pattern the matcher cannot compile fails now, not mid-backup
+
+  // byte strings from here on: a listed name need not be UTF-8
+  const configured = options.paths.map((p) => byteString(memberName(p)));
+  const included = includeFrom.map((list) => ({ file: list.file, names: includedNames(list) }));
+  const plan: TarPlan = { root: byteString(root === "/" ? "" : root), sources: [...configured, ...included.flatMap((i) => i.names)], exclude, rules };
+  const stats: FsSourceStats = { files: 0, bytes: 0, warnings: [], tooLarge: 0 };
+  const shown = (name: string) => (root === "/" ? `/${display(name)}` : `${join(root, display(name))} (archived as ${display(name) || "its content"})`);
 
   return {
     stats,
     describe: () => [
-      ...names.map((n) => (root === "/" ? `/${n}` : `${join(root, n)} (archived as ${n || "its content"})`)),
-      exclude.length > 0 ? `excluding ${exclude.join(", ")}` : "excluding nothing",
+      ...configured.map(shown),
+      ...included.flatMap(({ file, names }) => (names.length > 0 ? names.map((n) => `${shown(n)} (from include_from ${file})`) : [`include_from ${file}: no paths`])),
+      ...describeSelection(options, exclude, excludeFrom, rules),
     ],
     open(signal) {
       stats.files = 0;
       stats.bytes = 0;
-      return new WorkerTarStream(plan, signal, {
+      stats.tooLarge = 0;
+      return new WorkerStream(plan, "tar", signal, {
         progress: (p) => {
           stats.files = p.files;
           stats.bytes = p.bytes;
+          stats.tooLarge = p.tooLarge;
         },
         warn: (message) => {
           stats.warnings.push(message);
           ctx.log.warn(message);
         },
         debug: (message) => ctx.log.debug(message),
+        end: () => {
+          if (stats.tooLarge > 0) {
+            ctx.log.info(`left out ${stats.tooLarge} file(s) larger than ${rules.excludeLargerThan?.text} (exclude_larger_than)`);
+          }
+        },
       });
     },
+    preview(signal) {
+      // a run would warn about a missing listed path; a dry run says so too, outside stats
+      return new WorkerStream(plan, "preview", signal, {
+        progress: () => {},
+        warn: (message) => ctx.log.warn(message),
+        debug: () => {},
+        end: () => {},
+      }) as AsyncIterable<SelectionDecision>;
+    },
   };
+}
+
+/** The limit as configured, for reasons: `2G`, or `1000 bytes` for a plain number. */
+function sizeText(limit: string | number): string {
+  const text = String(limit).trim();
+  return /^\d+$/.test(text) ? `${text} bytes` : text.replace(/\s+/g, "");
+}
+
+/** An include_from file's paths as member names (byte strings); a bad line names its file and line. */
+function includedNames(list: ListFile): string[] {
+  return list.lines.map(({ text, line }) => {
+    try {
+      return memberName(text);
+    } catch (err) {
+      throw new ConfigError(`include_from ${list.file}:${line}: ${(err as Error).message.replace(/^source path/, "path")}`);
+    }
+  });
+}
+
+/** What `sov list` and `--dry-run` show of the selection options that are in force. */
+function describeSelection(options: Readonly<FsSourceOptions>, exclude: readonly string[], excludeFrom: readonly ListFile[], rules: SelectionRules): string[] {
+  const lines: string[] = [];
+  if (exclude.length > 0) lines.push(`excluding ${exclude.join(", ")}`);
+  for (const { file, lines: patterns } of excludeFrom) {
+    lines.push(patterns.length > 0 ? `excluding (exclude_from ${file}) ${patterns.map((p) => display(p.text)).join(", ")}` : `exclude_from ${file}: no patterns`);
+  }
+  if (lines.length === 0) lines.push("excluding nothing");
+  if (rules.excludeCaches) lines.push("exclude_caches: a directory with a valid CACHEDIR.TAG is archived with the tag only");
+  const tags = options.exclude_if_present ?? [];
+  if (tags.length > 0) lines.push(`exclude_if_present: a directory holding ${tags.join(" or ")} is left out`);
+  if (rules.oneFileSystem) lines.push("one_file_system: directories on another filesystem are archived empty");
+  const limit = rules.excludeLargerThan;
+  if (limit) lines.push(`exclude_larger_than: ${limit.text}${/bytes$/.test(limit.text) ? "" : ` (${limit.bytes} bytes)`}: larger regular files are left out`);
+  return lines;
 }
 
 interface StreamEvents {
   progress(p: TarProgress): void;
   warn(message: string): void;
   debug(message: string): void;
+  /** The walk finished and everything it produced has been queued. */
+  end(): void;
 }
 
 /**
- * The tar stream, produced by a worker thread. The worker runs at most CHUNKS_AHEAD chunks ahead
- * of this stream's consumer: it fills only the buffers it is given, one per chunk consumed.
+ * What a worker walk produces, as a stream: the tar archive in chunks (`tar`), or the preview's
+ * decisions, one object each (`preview`). The worker runs at most CHUNKS_AHEAD chunks or
+ * batches ahead of this stream's consumer: it goes on only with a go-ahead for each one consumed
+ * (an empty buffer to fill, for the archive).
  */
-class WorkerTarStream extends Readable {
+class WorkerStream extends Readable {
   private readonly worker: Worker;
   private readonly buffers: MessagePort;
   private readonly control: Int32Array;
-  private readonly queue: Buffer[] = [];
+  /** What has arrived and is not yet pushed: one entry per chunk or batch, each worth a go-ahead. */
+  private readonly queue: unknown[][] = [];
+  private pushedOfFirst = 0;
   private consumerWaiting = false;
   private workerDone = false;
   private ended = false;
@@ -81,17 +158,18 @@ class WorkerTarStream extends Readable {
 
   constructor(
     plan: TarPlan,
+    private readonly mode: WorkerInput["mode"],
     private readonly signal: AbortSignal,
     private readonly events: StreamEvents,
   ) {
-    super();
+    super({ objectMode: mode === "preview" });
     const control = createControl();
     this.control = new Int32Array(control);
     const { port1, port2 } = new MessageChannel();
     this.buffers = port1;
-    const input: WorkerInput = { plan, buffers: port2, control };
+    const input: WorkerInput = { plan, mode, buffers: port2, control };
     this.worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: input, transferList: [port2] });
-    for (let i = 0; i < CHUNKS_AHEAD; i++) this.giveBuffer();
+    for (let i = 0; i < CHUNKS_AHEAD; i++) this.goAhead();
     this.worker.on("message", (message: WorkerMessage) => this.onMessage(message));
     this.worker.on("error", (err) => this.destroy(new Error(`the tar walker failed: ${err.message}`, { cause: err })));
     this.worker.on("exit", (code) => {
@@ -122,8 +200,12 @@ class WorkerTarStream extends Readable {
     if (this.destroyed) return;
     switch (message.type) {
       case "chunk":
-        this.queue.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        this.queue.push([Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength)]);
         this.events.progress(message.progress);
+        this.pushQueued();
+        break;
+      case "decisions":
+        this.queue.push(message.batch);
         this.pushQueued();
         break;
       case "warn":
@@ -134,7 +216,8 @@ class WorkerTarStream extends Readable {
         break;
       case "end":
         this.workerDone = true;
-        this.events.progress(message.progress);
+        if (message.progress) this.events.progress(message.progress);
+        this.events.end();
         this.pushQueued();
         break;
       case "fail":
@@ -144,24 +227,28 @@ class WorkerTarStream extends Readable {
     }
   }
 
-  /** Allocated here, not in the worker: freed here too, they keep the process smallest. */
-  private giveBuffer(): void {
-    giveBuffer(this.buffers, this.control, Buffer.allocUnsafeSlow(CHUNK_SIZE));
+  /**
+   * The worker may produce one more chunk or batch. Chunk buffers are allocated here, not in
+   * the worker: freed here too, they keep the process smallest.
+   */
+  private goAhead(): void {
+    giveBuffer(this.buffers, this.control, this.mode === "tar" ? Buffer.allocUnsafeSlow(CHUNK_SIZE) : null);
   }
 
   private pushQueued(): void {
     while (this.consumerWaiting && this.queue.length > 0) {
-      this.giveBuffer();
-      this.consumerWaiting = this.push(this.queue.shift());
+      const first = this.queue[0]!;
+      const item = first[this.pushedOfFirst++];
+      if (this.pushedOfFirst === first.length) {
+        this.queue.shift();
+        this.pushedOfFirst = 0;
+        this.goAhead();
+      }
+      this.consumerWaiting = this.push(item);
     }
     if (this.workerDone && this.queue.length === 0 && !this.ended && !this.destroyed) {
       this.ended = true;
       this.push(null);
     }
   }
-}
-
-/** UTF-8 text as the byte string the walker works with (one char per byte). */
-function byteString(text: string): string {
-  return Buffer.from(text, "utf8").toString("latin1");
 }

@@ -3,12 +3,16 @@
  * tar stream out in large chunks. It runs inside a worker thread (see worker.ts), where blocking
  * calls are what make it fast: one async fs round trip per small file costs more than the read.
  *
+ * The walk itself (`SelectionWalk`) is shared with the preview, which makes the same walk and
+ * the same decisions (selection.ts) but reads no file content and writes no archive.
+ *
  * Paths and member names are byte strings (latin1, one char per byte) so names that are not
  * UTF-8 are archived exactly as they are on disk.
  */
 import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
-import { compileExcludes, type ExcludeMatcher } from "./exclude.js";
+import { display, fsPath } from "./byte-path.js";
 import { type IdNames, loadIdNames } from "./id-names.js";
+import { type DirectoryVerdict, type Exclusion, PATTERN, Selection, type SelectionRules, SOCKET } from "./selection.js";
 import { BLOCK_SIZE, encodePaxHeader, paxRecordsFor, type EntryType, type TarEntry, writeUstarHeader } from "./tar-header.js";
 
 export interface TarPlan {
@@ -18,6 +22,8 @@ export interface TarPlan {
   readonly sources: readonly string[];
   /** GNU-tar-style exclusion patterns (see exclude.ts), as configured (UTF-8). */
   readonly exclude: readonly string[];
+  /** The other selection options; none apply when absent. */
+  readonly rules?: SelectionRules;
 }
 
 export interface TarProgress {
@@ -25,16 +31,22 @@ export interface TarProgress {
   files: number;
   /** Content bytes of regular files, as declared in their headers. */
   bytes: number;
+  /** Regular files left out by `exclude_larger_than`. */
+  tooLarge: number;
+}
+
+/** Where the walk's messages go; every call happens on the walker's thread, in walk order. */
+export interface WalkLog {
+  warn(message: string): void;
+  debug(message: string): void;
 }
 
 /** Where the walker's output goes; every call happens on the walker's thread, in stream order. */
-export interface TarSink {
+export interface TarSink extends WalkLog {
   /** A buffer for the next chunk (its length is the chunk size); may block until one is free. */
   allocate(): Uint8Array;
   /** A full chunk (or the last one). The walker never touches `data` again, so it may be transferred. */
   chunk(data: Uint8Array, progress: TarProgress): void;
-  warn(message: string): void;
-  debug(message: string): void;
   /** Test seam: runs after a regular file's header is written, before its content is read. */
   beforeContent?(path: string): void;
 }
@@ -52,96 +64,211 @@ export function writeTar(plan: TarPlan, sink: TarSink, ids: IdNames = loadIdName
   return new TarWalker(plan, sink, ids).run();
 }
 
+/** One entry the preview met: its member name (directories with a trailing `/`), and why it is out. */
+export interface PreviewDecision {
+  path: string;
+  included: boolean;
+  reason?: string;
+}
+
+export interface PreviewSink extends WalkLog {
+  /** A batch of decisions, in walk order; may block until the consumer wants more. */
+  decisions(batch: PreviewDecision[]): void;
+}
+
+/** Decisions handed over at once: few messages for a large tree, small enough to show progress. */
+export const PREVIEW_BATCH = 2000;
+
+/** Makes the archive's walk and reports each decision instead of archiving; reads no file content. */
+export function previewSelection(plan: TarPlan, sink: PreviewSink): void {
+  new PreviewWalker(plan, sink).run();
+}
+
 /** O_NONBLOCK: a file swapped for a FIFO since the directory was read must not hang the walk. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-class TarWalker {
-  private readonly out: ChunkWriter;
-  private readonly excluded: ExcludeMatcher;
-  /** `dev:ino` of every archived file with more than one link, to the member name it was archived as. */
-  private readonly linkTargets = new Map<string, string>();
-  private readonly progress: TarProgress = { files: 0, bytes: 0 };
+/**
+ * The walk over the source paths, and every decision about what is left out (through
+ * `Selection`). Subclasses say what happens to what is kept, and to what is not.
+ */
+abstract class SelectionWalk {
+  protected readonly selection: Selection;
 
   constructor(
-    private readonly plan: TarPlan,
-    private readonly sink: TarSink,
-    private readonly ids: IdNames,
+    protected readonly plan: TarPlan,
+    protected readonly log: WalkLog,
   ) {
-    this.out = new ChunkWriter(
-      () => sink.allocate(),
-      (chunk) => sink.chunk(chunk, { ...this.progress }),
-    );
-    this.excluded = compileExcludes(plan.exclude);
+    this.selection = new Selection(plan.exclude, plan.rules);
   }
 
-  run(): TarProgress {
+  /** A regular file that no name rule excludes; `st` when the walk has one (not for most files). */
+  protected abstract file(path: string, name: string, st: Stats | undefined): void;
+  /** A directory that is kept, before its content. */
+  protected abstract directory(name: string, st: Stats): void;
+  protected abstract symlink(path: string, name: string, st: Stats): void;
+  protected abstract special(name: string, st: Stats, type: "fifo" | "char" | "block"): void;
+  /** An entry left out; `kind` tells a directory when the walk knows it. Nothing below it is walked. */
+  protected abstract excluded(path: string, name: string, kind: Dirent | Stats | undefined, exclusion: Exclusion): void;
+
+  protected walk(): void {
     const sources = this.validSources();
     if (sources.length === 0) throw new NoValidSourceError(this.plan.root);
-    for (const name of sources) {
-      if (name === "") this.archiveChildren(this.plan.root || "/", "");
-      else this.archive(this.pathOf(name), name, undefined);
+    for (const { name, st } of sources) {
+      if (name === "") this.visitRoot(st);
+      else this.visit(this.pathOf(name), name, undefined, undefined);
     }
-    this.out.end();
-    return { ...this.progress };
+  }
+
+  /** An entry that cannot be read: warned about and skipped. */
+  protected unreadable(path: string, _name: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") this.log.warn(`${display(path)}: vanished before it was read; skipped`);
+    else if (code === "ELOOP") this.log.warn(`${display(path)}: changed while read (now a symlink); skipped`);
+    else if (code) this.log.warn(`${display(path)}: cannot read (${errnoText(err)}); skipped`);
+    else throw err;
   }
 
   /** The sources that exist and are not symlinks, without those inside another source. */
-  private validSources(): string[] {
-    const valid: string[] = [];
+  private validSources(): Array<{ name: string; st: Stats }> {
+    const valid: Array<{ name: string; st: Stats }> = [];
     for (const name of this.plan.sources) {
       const path = name === "" ? this.plan.root || "/" : this.pathOf(name);
       let st: Stats;
       try {
         st = lstatSync(fsPath(path));
       } catch (err) {
-        this.sink.warn(`${display(path)}: ${errnoText(err)}; skipped`);
+        this.log.warn(`${display(path)}: ${errnoText(err)}; skipped`);
         continue;
       }
       if (st.isSymbolicLink()) {
-        this.sink.warn(`${display(path)}: is a symlink; skipped (list the path it points to instead)`);
+        this.log.warn(`${display(path)}: is a symlink; skipped (list the path it points to instead)`);
         continue;
       }
-      valid.push(name);
+      valid.push({ name, st });
     }
     // in the configured order, each member once: drop repeats and paths inside another source
     const inside = (name: string, outer: string) => outer === "" || name.startsWith(`${outer}/`);
-    return valid.filter((name, i) => valid.indexOf(name) === i && !valid.some((outer) => outer !== name && inside(name, outer)));
+    return valid.filter(
+      ({ name }, i) => valid.findIndex((v) => v.name === name) === i && !valid.some(({ name: outer }) => outer !== name && inside(name, outer)),
+    );
   }
 
   private pathOf(name: string): string {
     return `${this.plan.root}/${name}`;
   }
 
-  /** One directory entry; `dirent` saves an lstat for regular files, the bulk of any tree. */
-  private archive(path: string, name: string, dirent: Dirent | undefined): void {
-    if (this.excluded(name)) return;
-    if (dirent?.isFile()) return this.archiveFile(path, name);
+  /**
+   * One entry; `dirent` saves an lstat for regular files, the bulk of any tree. `parentDev` is
+   * the device of the directory it was listed in (none for a listed path).
+   */
+  private visit(path: string, name: string, dirent: Dirent | undefined, parentDev: number | undefined): void {
+    if (this.selection.excludedByPattern(name)) return this.excluded(path, name, dirent, PATTERN);
+    if (dirent?.isFile()) return this.file(path, name, undefined);
     let st: Stats;
     try {
       st = lstatSync(fsPath(path));
     } catch (err) {
-      return this.skip(path, err);
+      return this.unreadable(path, name, err);
     }
-    if (st.isFile()) this.archiveFile(path, name);
-    else if (st.isDirectory()) this.archiveDirectory(path, name, st);
-    else if (st.isSymbolicLink()) this.archiveSymlink(path, name, st);
-    else if (st.isFIFO()) this.archiveSpecial(name, st, "fifo");
-    else if (st.isCharacterDevice()) this.archiveSpecial(name, st, "char");
-    else if (st.isBlockDevice()) this.archiveSpecial(name, st, "block");
-    else this.sink.debug(`${display(path)}: a socket or other special file; not archived`);
+    if (st.isFile()) this.file(path, name, st);
+    else if (st.isDirectory()) this.visitDirectory(path, name, st, parentDev);
+    else if (st.isSymbolicLink()) this.symlink(path, name, st);
+    else if (st.isFIFO()) this.special(name, st, "fifo");
+    else if (st.isCharacterDevice()) this.special(name, st, "char");
+    else if (st.isBlockDevice()) this.special(name, st, "block");
+    else {
+      this.log.debug(`${display(path)}: a socket or other special file; not archived`);
+      this.excluded(path, name, st, SOCKET);
+    }
+  }
+
+  /** The entry is kept only once the listing is in hand, so an unreadable directory leaves no trace. */
+  private visitDirectory(path: string, name: string, st: Stats, parentDev: number | undefined): void {
+    const entries = this.list(path, name);
+    if (!entries) return;
+    const verdict = this.judge(path, name, entries, st, parentDev);
+    if (verdict?.leaves === "all") return this.excluded(path, name, st, verdict.exclusion);
+    this.directory(name, st);
+    this.visitEntries(path, `${name}/`, entries, st.dev, verdict);
+  }
+
+  /** The root's content for a source of `/`: its children without an entry for the root itself. */
+  private visitRoot(st: Stats): void {
+    const path = this.plan.root || "/";
+    const entries = this.list(path, "");
+    if (!entries) return;
+    const verdict = this.judge(path, "", entries, st, undefined);
+    if (verdict?.leaves === "all") return this.excluded(path, "", st, verdict.exclusion);
+    this.visitEntries(this.plan.root, "", entries, st.dev, verdict);
+  }
+
+  private judge(path: string, name: string, entries: readonly Dirent[], st: Stats, parentDev: number | undefined): DirectoryVerdict | undefined {
+    const verdict = this.selection.judgeDirectory(path, entries, st, parentDev);
+    if (verdict) {
+      const what = verdict.leaves === "all" ? "not archived" : verdict.keep ? `content but ${verdict.keep} not archived` : "content not archived";
+      this.log.debug(`${display(path)}: ${this.selection.reason(name, verdict.exclusion)}; ${what}`);
+    }
+    return verdict;
+  }
+
+  /** Sorted, so the same tree always gives the same archive. */
+  private list(path: string, name: string): Dirent[] | undefined {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
+    } catch (err) {
+      this.unreadable(path, name, err);
+      return undefined;
+    }
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** A directory's entries; in a `contents` directory, all but the kept one are left out unseen. */
+  private visitEntries(dirPath: string, prefix: string, entries: Dirent[], dev: number, verdict: DirectoryVerdict | undefined): void {
+    for (const entry of entries) {
+      const path = `${dirPath}/${entry.name}`;
+      if (verdict && entry.name !== verdict.keep) this.excluded(path, `${prefix}${entry.name}`, entry, verdict.exclusion);
+      else this.visit(path, `${prefix}${entry.name}`, entry, dev);
+    }
+  }
+}
+
+class TarWalker extends SelectionWalk {
+  private readonly out: ChunkWriter;
+  /** `dev:ino` of every archived file with more than one link, to the member name it was archived as. */
+  private readonly linkTargets = new Map<string, string>();
+  private readonly progress: TarProgress = { files: 0, bytes: 0, tooLarge: 0 };
+
+  constructor(
+    plan: TarPlan,
+    private readonly sink: TarSink,
+    private readonly ids: IdNames,
+  ) {
+    super(plan, sink);
+    this.out = new ChunkWriter(
+      () => sink.allocate(),
+      (chunk) => sink.chunk(chunk, { ...this.progress }),
+    );
+  }
+
+  run(): TarProgress {
+    this.walk();
+    this.out.end();
+    return { ...this.progress };
   }
 
   /** Opened first, described from fstat: the header always matches what was opened. */
-  private archiveFile(path: string, name: string): void {
+  protected file(path: string, name: string): void {
     let fd: number;
     try {
       fd = openSync(fsPath(path), OPEN_FLAGS);
     } catch (err) {
-      return this.skip(path, err);
+      return this.unreadable(path, name, err);
     }
     try {
       const st = fstatSync(fd);
       if (!st.isFile()) return this.sink.warn(`${display(path)}: changed while read (no longer a regular file); skipped`);
+      if (this.selection.tooLarge(st.size)) return this.excluded(path, name, st, { kind: "size", size: st.size });
       if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => fstatSync(fd, { bigint: true }))) return;
       this.out.writeHeader(this.entry(st, name, "file", st.size));
       this.sink.beforeContent?.(path);
@@ -160,41 +287,23 @@ class TarWalker {
     }
   }
 
-  /** The header is written only once the listing is in hand, so an unreadable directory leaves no trace. */
-  private archiveDirectory(path: string, name: string, st: Stats): void {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
-    } catch (err) {
-      return this.skip(path, err);
-    }
+  protected directory(name: string, st: Stats): void {
     this.out.writeHeader(this.entry(st, `${name}/`, "directory"));
-    this.archiveEntries(path, `${name}/`, entries);
   }
 
-  /** The root's content for a source of `/`: its children without an entry for the root itself. */
-  private archiveChildren(path: string, prefix: string): void {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
-    } catch (err) {
-      return this.skip(path, err);
-    }
-    this.archiveEntries(path === "/" ? "" : path, prefix, entries);
+  /** Left out deliberately: silent, but for files too large, which are counted and logged at debug level. */
+  protected excluded(path: string, name: string, _kind: unknown, exclusion: Exclusion): void {
+    if (exclusion.kind !== "size") return;
+    this.progress.tooLarge++;
+    this.sink.debug(`${display(path)}: ${this.selection.reason(name, exclusion)}; not archived`);
   }
 
-  /** Sorted, so the same tree always gives the same archive. */
-  private archiveEntries(dirPath: string, prefix: string, entries: Dirent[]): void {
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const entry of entries) this.archive(`${dirPath}/${entry.name}`, `${prefix}${entry.name}`, entry);
-  }
-
-  private archiveSymlink(path: string, name: string, st: Stats): void {
+  protected symlink(path: string, name: string, st: Stats): void {
     let target: string;
     try {
       target = readlinkSync(fsPath(path), { encoding: "latin1" });
     } catch (err) {
-      return this.skip(path, err);
+      return this.unreadable(path, name, err);
     }
     if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => lstatSync(fsPath(path), { bigint: true }))) return;
     this.out.writeHeader(this.entry(st, name, "symlink", 0, target));
@@ -202,7 +311,7 @@ class TarWalker {
   }
 
   /** FIFOs and device nodes: a header, never their content. */
-  private archiveSpecial(name: string, st: Stats, type: "fifo" | "char" | "block"): void {
+  protected special(name: string, st: Stats, type: "fifo" | "char" | "block"): void {
     const entry = this.entry(st, name, type);
     if (type !== "fifo") {
       entry.devmajor = major(st.rdev);
@@ -244,13 +353,78 @@ class TarWalker {
       gname: this.ids.group(st.gid),
     };
   }
+}
 
-  private skip(path: string, err: unknown): void {
+/**
+ * The same walk, reporting what the archive would hold. Files are not opened, and stat'ed only
+ * when `exclude_larger_than` needs their size; a file the archive would then fail to open
+ * shows as included here.
+ */
+class PreviewWalker extends SelectionWalk {
+  private batch: PreviewDecision[] = [];
+
+  constructor(
+    plan: TarPlan,
+    private readonly sink: PreviewSink,
+  ) {
+    super(plan, sink);
+  }
+
+  run(): void {
+    this.walk();
+    if (this.batch.length > 0) this.sink.decisions(this.batch);
+  }
+
+  protected file(path: string, name: string, st: Stats | undefined): void {
+    if (this.selection.limitsSize) {
+      try {
+        st ??= lstatSync(fsPath(path));
+      } catch (err) {
+        return this.unreadable(path, name, err);
+      }
+      if (this.selection.tooLarge(st.size)) return this.excluded(path, name, st, { kind: "size", size: st.size });
+    }
+    this.decide(name, true);
+  }
+
+  protected directory(name: string, _st: Stats): void {
+    this.decide(`${name}/`, true);
+  }
+
+  protected symlink(_path: string, name: string): void {
+    this.decide(name, true);
+  }
+
+  protected special(name: string): void {
+    this.decide(name, true);
+  }
+
+  protected excluded(path: string, name: string, kind: Dirent | Stats | undefined, exclusion: Exclusion): void {
+    if (!kind) {
+      try {
+        kind = lstatSync(fsPath(path)); // a listed path excluded by name: only to show whether it is a directory
+      } catch {
+        // shown without the slash
+      }
+    }
+    const shown = name === "" ? "./" : kind?.isDirectory() ? `${name}/` : name; // "": the root's content
+    this.decide(shown, false, this.selection.reason(name, exclusion));
+  }
+
+  /** Not archived either, so shown with the reason; a run would warn about it. */
+  protected override unreadable(_path: string, name: string, err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") this.sink.warn(`${display(path)}: vanished before it was read; skipped`);
-    else if (code === "ELOOP") this.sink.warn(`${display(path)}: changed while read (now a symlink); skipped`);
-    else if (code) this.sink.warn(`${display(path)}: cannot read (${errnoText(err)}); skipped`);
-    else throw err;
+    if (!code) throw err;
+    this.decide(name || "./", false, code === "ENOENT" ? "vanished" : `cannot read (${errnoText(err)})`);
+  }
+
+  private decide(name: string, included: boolean, reason?: string): void {
+    const path = display(name);
+    this.batch.push(reason === undefined ? { path, included } : { path, included, reason });
+    if (this.batch.length >= PREVIEW_BATCH) {
+      this.sink.decisions(this.batch);
+      this.batch = [];
+    }
   }
 }
 
@@ -370,18 +544,6 @@ function major(rdev: number): number {
 
 function minor(rdev: number): number {
   return Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
-}
-
-/** The path fs calls take: a plain string when ASCII (the same bytes), else the exact bytes. */
-function fsPath(byteString: string): string | Buffer {
-  return NON_ASCII.test(byteString) ? Buffer.from(byteString, "latin1") : byteString;
-}
-
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** A byte-string path as a person reads it (UTF-8). */
-export function display(byteString: string): string {
-  return Buffer.from(byteString, "latin1").toString("utf8");
 }
 
 function errnoText(err: unknown): string {

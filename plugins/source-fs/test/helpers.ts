@@ -52,3 +52,29 @@ export function makeSource(options: FsSourceOptions, log: Logger = silentLogger(
 export async function archiveTo(source: ArchiveSource, file: string): Promise<void> {
   await pipeline(source.open(new AbortController().signal), createWriteStream(file));
 }
+
+/**
+ * For tests that need root (mounting a filesystem): false, and the test skipped with the reason
+ * shown, when not root; in CI, where the tests run as root, a failure instead.
+ */
+export function requireRoot(t: TestContext): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (process.env.CI === "true") throw new Error("CI must run the tests as root");
+  t.skip("needs root (mounts a tmpfs)");
+  return false;
+}
+
+/** Every decision of the source's preview, in walk order. */
+export async function previewOf(source: ArchiveSource): Promise<Array<{ path: string; included: boolean; reason?: string }>> {
+  const decisions = [];
+  for await (const d of source.preview!(new AbortController().signal)) decisions.push(d);
+  return decisions;
+}
+
+/** The included paths of a preview the way `tarList` gives an archive's: sorted, no trailing slash. */
+export function includedPaths(decisions: ReadonlyArray<{ path: string; included: boolean }>): string[] {
+  return decisions
+    .filter((d) => d.included)
+    .map((d) => d.path.replace(/\/$/, ""))
+    .sort();
+}

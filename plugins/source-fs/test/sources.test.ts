@@ -35,7 +35,7 @@ test("the options schema requires paths, defaults exclude and root, and rejects 
   const validate = new Ajv({ useDefaults: true, strict: false }).compile(plugin.optionsSchema);
   const options: Record<string, unknown> = { paths: ["/etc"] };
   assert.ok(validate(options));
-  assert.deepEqual(options, { paths: ["/etc"], exclude: [], root: "/" });
+  assert.deepEqual(options, { paths: ["/etc"], exclude: [], root: "/", exclude_caches: false, exclude_if_present: [], one_file_system: false });
   assert.ok(!validate({ paths: [] }), "at least one path");
   assert.ok(!validate({}), "paths is required");
   assert.ok(!validate({ paths: ["/etc"], excludes: [] }), "unknown keys are errors");
