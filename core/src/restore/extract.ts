@@ -1,3 +1,4 @@
+import { promisify } from "node:util";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import type { Readable } from "node:stream";
@@ -93,7 +94,7 @@ export async function extractArchive(tar: Readable | AsyncIterable<Buffer>, targ
     if (!(err instanceof ArchiveReadError)) throw err;
     extractor.report.error = err.message;
   } finally {
-    extractor.applyDirectoryAttributes();
+    await extractor.applyDirectoryAttributes();
   }
   return extractor.report;
 }
@@ -209,12 +210,12 @@ class Extractor {
         batch.push(piece);
         batched += piece.length;
         if (batched >= WRITE_BATCH || batch.length >= 256) {
-          writeAll(fd, batch, batched);
+          await writeAll(fd, batch, batched);
           batch = [];
           batched = 0;
         }
       }
-      if (batched) writeAll(fd, batch, batched);
+      if (batched) await writeAll(fd, batch, batched);
       this.report.bytes += entry.size;
       if (this.asRoot) fs.fchownSync(fd, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
       const mode = this.fileMode(entry);
@@ -458,9 +459,12 @@ class Extractor {
    * opened without following a symlink and must still be the directory this restore made or
    * found; anything else (it was replaced meanwhile) is left alone.
    */
-  applyDirectoryAttributes(): void {
+  async applyDirectoryAttributes(): Promise<void> {
     const order = this.delayed.map((d, i) => ({ d, i })).sort((a, b) => b.d.depth - a.d.depth || a.i - b.i);
+    let done = 0;
     for (const { d } of order) {
+      // Thousands of directories: let signals and progress through now and then.
+      if (++done % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
       let fd: number;
       try {
         fd = fs.openSync(this.path(d.rel), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -499,8 +503,18 @@ function inodeKey(st: fs.Stats): string {
   return `${st.dev}:${st.ino}`;
 }
 
-function writeAll(fd: number, buffers: Buffer[], total: number): void {
-  const written = buffers.length === 1 ? fs.writeSync(fd, buffers[0]!) : fs.writevSync(fd, buffers);
+const writev = promisify(fs.writev);
+
+/** Writes up to this size stay synchronous: small files are most files, and a thread hop costs. */
+const SYNC_WRITE_LIMIT = 64 * 1024;
+
+/**
+ * Writes a batch; large ones go through the thread pool, so a disk that throttles writeback
+ * stalls this file, not the event loop (signals, progress).
+ */
+async function writeAll(fd: number, buffers: Buffer[], total: number): Promise<void> {
+  const written =
+    total > SYNC_WRITE_LIMIT ? (await writev(fd, buffers)).bytesWritten : buffers.length === 1 ? fs.writeSync(fd, buffers[0]!) : fs.writevSync(fd, buffers);
   if (written === total) return;
   // A short write (the disk filled up): write the rest piece by piece, so the error surfaces.
   let skip = written;
