@@ -124,7 +124,7 @@ export interface PruneInfo {
   readonly pruned: ArchiveRef[];
 }
 
-/** The hook points, one typed tapable hook each; see core/README.md for when each runs. */
+/** The hook points, one typed tapable hook each; see core/PLUGINS.md for when each runs. */
 export interface StageHooks {
   readonly preHook: AsyncSeriesHook<[RunInfo]>;
   readonly source: AsyncSeriesBailHook<[RunInfo], ArchiveSource | undefined>;
