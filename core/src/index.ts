@@ -36,3 +36,4 @@ export { runBackup, type RunOptions, type RunResult, type DestinationOutcome } f
 export { buildChain, selectDestinations, type Chain } from "./chain.js";
 export { BUILTIN_PLUGINS, loadDecoder, loadPlugin } from "./loader.js";
 export { main } from "./cli.js";
+export { formatBytes } from "./format.js";

@@ -7,6 +7,8 @@
  * syscalls are opening a CACHEDIR.TAG that a listing shows, with `exclude_caches` on.
  */
 import { closeSync, constants, type Dirent, openSync, readSync, type Stats } from "node:fs";
+// The walker thread loads only this small module of the core, not the whole core.
+import { formatBytes } from "@sov/core/format";
 import { byteString, display, fsPath } from "./byte-path.js";
 import { compileBytePatterns, type ExcludeMatcher } from "./exclude.js";
 
@@ -117,7 +119,7 @@ export class Selection {
       case "filesystem":
         return "on another filesystem";
       case "size":
-        return `larger than ${this.sizeLimit?.text} (${formatSize(exclusion.size)})`;
+        return `larger than ${this.sizeLimit?.text} (${formatBytes(exclusion.size)})`;
       case "socket":
         return "a socket; sockets are not archived";
     }
@@ -152,14 +154,3 @@ export function isValidCacheTag(path: string): boolean {
   }
 }
 
-/** Like the core's formatBytes (`3.1 GiB`); the worker does not load the core. */
-export function formatSize(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
