@@ -97,9 +97,13 @@ function machine(benchDir: string): string[] {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
   const fs = spawnSync("df", ["--output=fstype,source", benchDir], { encoding: "utf8" }).stdout.trim().split("\n")[1]?.trim().replace(/\s+/, " ");
+  // Read-only git: no optional locks, so the index is never refreshed or written.
+  const git = (args: string[]) => spawnSync("git", args, { cwd: REPO, encoding: "utf8", env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" } }).stdout?.trim() ?? "";
+  const changed = git(["status", "--porcelain"]).split("\n").filter(Boolean).length;
   return [
+    `tree: ${REPO} at ${git(["rev-parse", "--short", "HEAD"]) || "?"}${changed ? ` + ${changed} uncommitted change(s)` : ""}`,
     `machine: ${availableParallelism()} CPUs (${model}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, .bench on ${fs ?? "?"}`,
-    `software: node ${process.version}, ${firstLine("age", ["--version"]).replace(/^v?/, "age ")}, ${firstLine("zstd", ["--version"])}, ${firstLine("tar", ["--version"])}`,
+    `software: node ${process.version}, age ${firstLine("age", ["--version"]).replace(/^v/, "")}, zstd ${/v[\d.]+/.exec(firstLine("zstd", ["--version"]))?.[0] ?? "?"}, ${firstLine("tar", ["--version"])}`,
     `date: ${new Date().toISOString()}, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
   ];
 }
@@ -151,10 +155,9 @@ function printScenario(scenario: Scenario, r: ScenarioResult): void {
   console.log(`   ${"sov".padEnd(12)}${col(range(s.wall, f2), range(s.cpu, f2), range(s.rss, f0), Number.isFinite(s.loopMax) ? `${f0(s.loopMax)} ms` : "–")}`);
   console.log(`   ${"reference".padEnd(12)}${col(range(ref.wall, f2), range(ref.cpu, f2), range(ref.rss, f0), "")}`);
   console.log(`   ${"sov/ref".padEnd(12)}${col(ratio(s.wall.median, ref.wall.median), ratio(s.cpu.median, ref.cpu.median), ratio(s.rss.median, ref.rss.median), "")}`);
-  if (scenario.refFsyncS?.length) {
-    const fsync = spread(scenario.refFsyncS);
-    const withFsync = spread(r.ref.map((x, i) => x.wallS + (scenario.refFsyncS![i] ?? 0)));
-    r.refFsyncS = [...scenario.refFsyncS];
+  if (r.refFsyncS?.length) {
+    const fsync = spread(r.refFsyncS);
+    const withFsync = spread(r.ref.map((x, i) => x.wallS + (r.refFsyncS![i] ?? 0)));
     console.log(
       `   baseline.sh does not fsync; \`sync ARCHIVE\` right after it took ${range(fsync, f2)} s. ` +
         `Reference + fsync: ${f2(withFsync.median)} s; sov/(reference + fsync) ${ratio(s.wall.median, withFsync.median)}`,
@@ -170,10 +173,12 @@ function printScenario(scenario: Scenario, r: ScenarioResult): void {
   console.log(`   goals: ${verdicts(scenario, r).join(" · ")}`);
 }
 
-async function runScenario(scenario: Scenario, runs: number, logDir: string): Promise<ScenarioResult> {
+async function runScenario(scenario: Scenario, runs: number, ctx: BenchContext): Promise<ScenarioResult> {
+  const logDir = join(ctx.work, "logs");
   const result: ScenarioResult = { name: scenario.name, title: scenario.title, corpus: scenario.corpus.describe, runs, sov: [], ref: [] };
   console.log(`\n== ${scenario.name}: ${scenario.title}`);
   console.log(`   ${scenario.corpus.describe}; ${runs} paired run(s) after one untimed warm-up of each`);
+  console.log(`   checks: ${scenario.checks}`);
   scenario.setup();
   const dropAndSync = (after: () => void) => {
     after();
@@ -182,12 +187,12 @@ async function runScenario(scenario: Scenario, runs: number, logDir: string): Pr
   // Warm-up: the reference first, so its listing is there to check sov's archive against.
   const warmRef = await measure(scenario.ref(), logDir, `${scenario.name}-ref-0`);
   dropAndSync(() => scenario.afterRef(0));
-  const warmSov = await measure(scenario.sov(), logDir, `${scenario.name}-sov-0`);
+  const warmSov = await measure(sovCommand(scenario.sovArgs(), ctx), logDir, `${scenario.name}-sov-0`);
   dropAndSync(() => scenario.afterSov(0));
-  console.log(`   warm-up    sov ${sampleLine(warmSov)} | ref ${sampleLine(warmRef)}  (checked: restores exactly)`);
+  console.log(`   warm-up    sov ${sampleLine(warmSov)} | ref ${sampleLine(warmRef)}`);
   for (let i = 1; i <= runs; i++) {
     const loadBefore = load();
-    const s = await measure(scenario.sov(), logDir, `${scenario.name}-sov-${i}`);
+    const s = await measure(sovCommand(scenario.sovArgs(), ctx), logDir, `${scenario.name}-sov-${i}`);
     dropAndSync(() => scenario.afterSov(i));
     const r = await measure(scenario.ref(), logDir, `${scenario.name}-ref-${i}`);
     dropAndSync(() => scenario.afterRef(i));
@@ -195,6 +200,7 @@ async function runScenario(scenario: Scenario, runs: number, logDir: string): Pr
     result.ref.push(r);
     console.log(`   run ${i}/${runs}    sov ${sampleLine(s)} | ref ${sampleLine(r)}  (${loadBefore})`);
   }
+  if (scenario.refFsyncS?.length) result.refFsyncS = [...scenario.refFsyncS];
   printScenario(scenario, result);
   return result;
 }
@@ -225,15 +231,12 @@ function markdownTable(results: ScenarioResult[], scenarios: Map<string, Scenari
 async function profileScenario(scenario: Scenario, ctx: BenchContext, profileRoot: string): Promise<void> {
   console.log(`\n== profile ${scenario.name}: ${scenario.title}\n   ${scenario.corpus.describe}`);
   scenario.setup();
-  // The reference once, untimed-for-the-record, warms the page cache and gives a yardstick.
+  // One reference run warms the page cache, gives the yardstick, and the listing sov's archive is checked against.
   const ref = await measure(scenario.ref(), join(ctx.work, "logs"), `${scenario.name}-profile-ref`);
   scenario.afterRef(0);
   const dir = join(profileRoot, `${scenario.name}-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   mkdirSync(dir, { recursive: true });
-  const base = scenario.sov();
-  const sovArgs = base.argv.slice(base.argv.indexOf(base.argv.find((a) => a.endsWith("sov.js"))!) + 1);
-  const cmd = sovCommand(`${base.label} --cpu-prof`, sovArgs, ctx, ["--cpu-prof", "--cpu-prof-dir", dir]);
-  const s = await measure(cmd, join(ctx.work, "logs"), `${scenario.name}-profile-sov`);
+  const s = await measure(sovCommand(scenario.sovArgs(), ctx, { kind: "profile", dir }), join(ctx.work, "logs"), `${scenario.name}-profile-sov`);
   scenario.afterSov(0);
   console.log(`   sov under --cpu-prof: ${sampleLine(s)}   reference: ${sampleLine(ref)}`);
   console.log(`   (the profiler slows sov down; the split matters here, not the total)`);
@@ -301,7 +304,7 @@ async function main(): Promise<number> {
     built.set(name, scenario);
     try {
       if (opts.profile) await profileScenario(scenario, ctx, join(benchDir, "profiles"));
-      else results.push(await runScenario(scenario, opts.runs, join(work, "logs")));
+      else results.push(await runScenario(scenario, opts.runs, ctx));
     } catch (err) {
       const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       console.log(`\n!! ${name} FAILED, no figures reported for it:\n${message}`);

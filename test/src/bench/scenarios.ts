@@ -6,14 +6,13 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { SOV_BIN } from "../helpers.js";
 import { CheckFailed, listArchive, onlyArchive, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
 import type { Command } from "./measure.js";
 
 export const BASELINE = "/work/shared/bench/baseline.sh";
-const LOOP_MONITOR = pathToFileURL(new URL("./loop-monitor.js", import.meta.url).pathname).href;
+const LOOP_MONITOR = new URL("./loop-monitor.js", import.meta.url).href;
 
 export interface Goals {
   /** sov's median wall time over the reference's, at most. */
@@ -28,11 +27,14 @@ export interface Scenario {
   name: string;
   /** One line: what is compared with what. */
   title: string;
+  /** One line: what is checked before figures are reported. */
+  checks: string;
   corpus: Corpus;
   goals: Goals;
   /** Writes configs, makes the input archive; untimed. */
   setup(): void;
-  sov(): Command;
+  /** The arguments after `sov`. */
+  sovArgs(): string[];
   ref(): Command;
   /** Checks what the run produced, then drops it. `run` 0 is the untimed warm-up. */
   afterSov(run: number): void;
@@ -52,9 +54,22 @@ export interface BenchContext {
   sovEnv: Record<string, string>;
 }
 
-/** `node [flags] sov.js args`, with the event-loop monitor preloaded unless profiling. */
-export function sovCommand(label: string, args: string[], ctx: BenchContext, nodeFlags: string[] = ["--import", LOOP_MONITOR]): Command {
-  return { label, argv: [process.execPath, ...nodeFlags, SOV_BIN, ...args], env: ctx.sovEnv, monitorLoop: nodeFlags.includes(LOOP_MONITOR) };
+/** How sov is started: timed (with the event-loop monitor preloaded), profiled, or plain. */
+export type SovMode = { kind: "timed" } | { kind: "profile"; dir: string } | { kind: "plain" };
+
+/** `node [flags] core/bin/sov.js args`. */
+export function sovCommand(args: string[], ctx: BenchContext, mode: SovMode = { kind: "timed" }): Command {
+  const flags = mode.kind === "timed" ? ["--import", LOOP_MONITOR] : mode.kind === "profile" ? ["--cpu-prof", "--cpu-prof-dir", mode.dir] : [];
+  const label = `sov ${args.slice(0, 2).join(" ")}${mode.kind === "profile" ? " (--cpu-prof)" : ""}`;
+  return { label, argv: [process.execPath, ...flags, SOV_BIN, ...args], env: ctx.sovEnv, monitorLoop: mode.kind === "timed" };
+}
+
+/** Runs sov untimed for setup work; throws with its stderr unless it exits as `expect` says. */
+function runSov(args: string[], ctx: BenchContext, expect: "ok" | "fail", what: string): void {
+  const cmd = sovCommand(args, ctx, { kind: "plain" });
+  const res = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, encoding: "utf8" });
+  if (expect === "ok" && res.status !== 0) throw new CheckFailed(`${what}: sov ${args.join(" ")} exited ${res.status}\n${res.stderr}`);
+  if (expect === "fail" && res.status === 0) throw new CheckFailed(`${what}: sov ${args.join(" ")} succeeded`);
 }
 
 function bashCommand(label: string, script: string): Command {
@@ -98,6 +113,9 @@ export function backupScenario(name: string, title: string, corpus: Corpus, dest
   return {
     name,
     title,
+    checks:
+      "the warm-up archive is extracted with age | zstd | tar and compared with the corpus in full; every archive must list " +
+      `the reference's members${destinationCount > 1 ? "; all copies must be byte-identical" : ""}`,
     corpus,
     goals,
     refFsyncS,
@@ -106,7 +124,7 @@ export function backupScenario(name: string, title: string, corpus: Corpus, dest
       writeRunConfig(config, corpus, ctx, dests);
       mkdirSync(join(dir, "ref"), { recursive: true });
     },
-    sov: () => sovCommand(`sov run (${name})`, ["run", "--config", config], ctx),
+    sovArgs: () => ["run", "--config", config],
     ref: () => ({ label: `baseline.sh (${name})`, argv: ["bash", BASELINE, corpus.dir, ctx.keys.recipient, refOut] }),
     afterSov(run) {
       const archives = dests.map(onlyArchive);
@@ -134,15 +152,13 @@ export function makeInputArchive(corpus: Corpus, ctx: BenchContext): string {
   const config = join(dir, "config.yaml");
   const dest = join(dir, "archive");
   writeRunConfig(config, corpus, ctx, [dest]);
-  const cmd = sovCommand("sov run (input archive)", ["run", "--quiet", "--config", config], ctx, []);
-  const res = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, encoding: "utf8" });
-  if (res.status !== 0) throw new CheckFailed(`making the input archive: sov run exited ${res.status}\n${res.stderr}`);
+  runSov(["run", "--quiet", "--config", config], ctx, "ok", "making the input archive");
   const archive = onlyArchive(dest);
   restoresExactly(archive, ctx.keys.identity, corpus.dir, join(dir, "extract"));
   return archive;
 }
 
-/** How this build of `sov restore` spells its flags, read from its --help; null if it has none. */
+/** How this build of `sov restore` is called, from its --help; probeRestoreCli gives a reason instead when it cannot be. */
 export interface RestoreCli {
   verify(archive: string, identity: string): string[];
   restore(archive: string, target: string, identity: string): string[];
@@ -183,6 +199,7 @@ export function verifyScenario(corpus: Corpus, input: () => string, cli: Restore
   return {
     name: "verify",
     title: "sov restore --verify  vs  age -d | zstd -d | tar -t",
+    checks: "the input archive restores exactly (age | zstd | tar); a copy with one flipped byte must fail sov's verify",
     corpus,
     goals: { wallRatio: 1.0, loopMs: 100 },
     setup() {
@@ -191,12 +208,10 @@ export function verifyScenario(corpus: Corpus, input: () => string, cli: Restore
       mkdirSync(dir, { recursive: true });
       const bad = join(dir, "corrupted.tar.zst.age");
       corruptCopy(archive, bad);
-      const cmd = sovCommand("sov restore --verify (corrupted copy)", cli.verify(bad, ctx.keys.identity), ctx, []);
-      const res = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), { env: { ...process.env, ...cmd.env }, encoding: "utf8" });
-      if (res.status === 0) throw new CheckFailed(`sov restore --verify accepted ${bad}, which has a flipped byte`);
+      runSov(cli.verify(bad, ctx.keys.identity), ctx, "fail", `a copy with a flipped byte (${bad})`);
       rmSync(bad);
     },
-    sov: () => sovCommand("sov restore --verify", cli.verify(archive, ctx.keys.identity), ctx),
+    sovArgs: () => cli.verify(archive, ctx.keys.identity),
     ref: () => bashCommand("age | zstd | tar -t", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -t > /dev/null`),
     afterSov() {},
     afterRef() {},
@@ -212,6 +227,7 @@ export function restoreScenario(corpus: Corpus, input: () => string, cli: Restor
   return {
     name: "restore",
     title: "sov restore FILE TARGET  vs  age -d | zstd -d | tar -x",
+    checks: "every tree sov restores, and the reference's warm-up tree, is compared with the corpus in full",
     corpus,
     goals: { wallRatio: 1.2, loopMs: 100 },
     setup() {
@@ -219,7 +235,7 @@ export function restoreScenario(corpus: Corpus, input: () => string, cli: Restor
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(refTarget, { recursive: true });
     },
-    sov: () => sovCommand("sov restore", cli.restore(archive, sovTarget, ctx.keys.identity), ctx),
+    sovArgs: () => cli.restore(archive, sovTarget, ctx.keys.identity),
     ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)}`),
     afterSov(run) {
       sameTree(corpus.dir, sovTarget, `sov restore (run ${run})`);
