@@ -200,7 +200,7 @@ class Extractor {
 
   private async writeFile(entry: TarEntry, rel: string, reader: TarReader): Promise<Outcome> {
     const path = this.path(rel);
-    const fd = this.openNew(path, rel);
+    const fd = await this.openNew(path, rel);
     if (typeof fd === "string") return this.refuse(entry, fd);
     let ok = false;
     try {
@@ -374,11 +374,16 @@ class Extractor {
     return this.followSystemLinks && !this.createdLinks.has(inodeKey(st));
   }
 
-  /** Opens a new file for writing, replacing a file or symlink there; a string says why not. */
-  private openNew(path: Buffer, rel: string): number | string {
+  /**
+   * Opens a new file for writing, replacing a file or symlink there; a string says why not.
+   * The open goes through the thread pool: creating a file is what a slow or busy file system
+   * stalls on (the benchmark saw single opens block for over a second), and the event loop
+   * must stay free for signals and progress.
+   */
+  private async openNew(path: Buffer, rel: string): Promise<number | string> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return fs.openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+        return await openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw err;
       }
@@ -504,6 +509,7 @@ function inodeKey(st: fs.Stats): string {
 }
 
 const writev = promisify(fs.writev);
+const openFile = promisify(fs.open);
 
 /** Writes up to this size stay synchronous: small files are most files, and a thread hop costs. */
 const SYNC_WRITE_LIMIT = 64 * 1024;
