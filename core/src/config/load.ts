@@ -137,8 +137,9 @@ function createExplorer(searchPlaces: string[]) {
   }
 }
 
-const validateV01 = compileSchema(V01_SCHEMA, { coerce: true });
-const validateV2 = compileSchema(V2_SCHEMA);
+// Compiled on first use: only one of them is needed per run, and compiling costs start-up time.
+let validateV01: ReturnType<typeof compileSchema> | undefined;
+let validateV2: ReturnType<typeof compileSchema> | undefined;
 
 function interpretConfig(doc: YamlConfigDocument, log: Logger): SovConfig {
   const data = doc.data;
@@ -157,6 +158,7 @@ function block(plugin: string, options: Record<string, unknown>, locate: (key: C
 function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log: Logger): SovConfig {
   warnUnknownV01Keys(doc, raw, log);
   const known = Object.fromEntries(Object.entries(raw).filter(([k]) => k in V01_KNOWN_KEYS));
+  validateV01 ??= compileSchema(V01_SCHEMA, { coerce: true });
   validateOrThrow(validateV01, known, doc, identity);
   const c = known as {
     host?: string;
@@ -245,6 +247,7 @@ function warnUnknownV01Keys(doc: YamlConfigDocument, raw: Record<string, unknown
 }
 
 function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): SovConfig {
+  validateV2 ??= compileSchema(V2_SCHEMA);
   validateOrThrow(validateV2, raw, doc, identity);
   const dir = dirname(doc.file);
   const stage = (key: string, value: unknown, fallback: string): PluginBlock => {

@@ -57,7 +57,9 @@ class EncryptStream extends Transform {
       callback(err as Error);
       return;
     }
-    if (this.#out.size >= OUTPUT_BATCH_SIZE) this.push(this.#out.drain());
+    // The sealed chunks go on as they are: joining them into one buffer cost a copy of the
+    // whole archive; the destinations write them with one writev anyway.
+    if (this.#out.size >= OUTPUT_BATCH_SIZE) for (const piece of this.#out.drainPieces()) this.push(piece);
     callback();
   }
 
@@ -68,7 +70,8 @@ class EncryptStream extends Transform {
       callback(err as Error);
       return;
     }
-    callback(null, this.#out.drain());
+    for (const piece of this.#out.drainPieces()) this.push(piece);
+    callback();
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {

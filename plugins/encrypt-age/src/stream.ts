@@ -97,6 +97,14 @@ export class OutputBatch {
     this.size += piece.length;
   }
 
+  /** Everything collected, as the pieces it came in (no copy). */
+  drainPieces(): Buffer[] {
+    const pieces = this.#pieces;
+    this.#pieces = [];
+    this.size = 0;
+    return pieces;
+  }
+
   /** Everything collected, as one buffer; undefined if nothing was. */
   drain(): Buffer | undefined {
     if (this.size === 0) return undefined;
