@@ -224,9 +224,19 @@ async function streamArchive(
     log.error(`destination ${a.name}: ${a.error}; the other destinations go on`);
   });
   try {
-    const stages: Array<NodeJS.ReadableStream | Transform | NodeJS.WritableStream> = [chain.source.open(controller.signal)];
-    if (chain.compressor) stages.push(chain.compressor.createCompressStream());
-    stages.push(await chain.encryptor.createEncryptStream(), fanout);
+    // Everything that takes time to create comes first; the source opens last, in the same tick
+    // as pipeline() attaches its error handlers. A signal during an earlier await would otherwise
+    // make the source emit an 'error' nobody listens to yet, and crash the process with its
+    // temporary files left behind (seen under load in CI).
+    const encrypt = await chain.encryptor.createEncryptStream();
+    const compress = chain.compressor?.createCompressStream();
+    controller.signal.throwIfAborted();
+    const stages: Array<NodeJS.ReadableStream | Transform | NodeJS.WritableStream> = [
+      chain.source.open(controller.signal),
+      ...(compress ? [compress] : []),
+      encrypt,
+      fanout,
+    ];
     await pipeline(stages as unknown as Parameters<typeof pipeline>[0][], { signal: controller.signal } as never);
     return { sha256: fanout.sha256 };
   } catch (err) {
