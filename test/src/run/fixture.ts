@@ -17,6 +17,8 @@ export interface Fixture {
   lockDir: string;
   /** Writes a v0.1 config, with `extra` lines appended or `replace` applied. */
   writeConfig(opts?: { compressor?: string; extra?: string; sources?: string[]; localDays?: number }): void;
+  /** Writes a v2 config backing up the fixture's data to its recipients; `rest` adds the other keys. */
+  writeV2Config(rest: string): void;
   run(args?: string[], env?: Record<string, string>): SovResult;
   /** Archive names in the backup directory (checksum sidecars and other files left out). */
   archives(): string[];
@@ -86,6 +88,16 @@ age_recipient: ${recipientsFile}
 compressor: ${opts.compressor ?? "auto"}
 ${opts.extra ?? ""}
 `,
+      );
+    },
+    writeV2Config(rest) {
+      writeFileSync(
+        configFile,
+        `version: 2
+host: testhost
+source: { plugin: fs, paths: [${data}] }
+encrypt: { plugin: age, recipients_file: ${recipientsFile} }
+${rest}`,
       );
     },
     run(args = ["run"], extraEnv = {}) {

@@ -130,11 +130,7 @@ test("a failing pre_hook: v0.1 warns and goes on like the bash tool; v2 fails th
   rmSync(fx.backups, { recursive: true });
   mkdirSync(fx.backups, { mode: 0o700 });
   writeFileSync(join(fx.backups, old), "old");
-  writeFileSync(fx.configFile, `version: 2
-host: testhost
-source: { plugin: fs, paths: [${fx.data}] }
-encrypt: { plugin: age, recipients_file: ${fx.recipientsFile} }
-hooks: { pre: ${pre} }
+  fx.writeV2Config(`hooks: { pre: ${pre} }
 destinations:
   - { name: local, plugin: local, path: ${fx.backups}, retention: { days: 1 } }
 `);

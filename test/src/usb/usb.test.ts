@@ -215,17 +215,10 @@ test("the sov format: a named usb destination with subdir, mount and retention; 
   execFileSync("umount", [lab.mountPoint]);
 
   const mount = join(lab.dir, "v2-mnt");
-  writeFileSync(
-    fx.configFile,
-    `version: 2
-host: testhost
-source: { plugin: fs, paths: [${fx.data}] }
-encrypt: { plugin: age, recipients_file: ${fx.recipientsFile} }
-destinations:
+  fx.writeV2Config(`destinations:
   - { name: local, plugin: local, path: ${fx.backups} }
   - { name: drawer, plugin: usb, label: "${stick.label}", subdir: offsite/testhost, mount: ${mount}, retention: { days: 7 } }
-`,
-  );
+`);
   const res = fx.run(["run", "--target", "drawer"]);
   assert.equal(res.code, 0, res.stderr + res.stdout);
   assert.match(res.stdout, /pruned .*20200101-000000/);
@@ -250,16 +243,9 @@ test("unsafe usb options are config errors (exit 2) naming the file and line, be
     [`label: SOVX, device: /dev/sda`, /config\.yaml:\d+: .*device: .*unknown key/],
   ];
   for (const [options, message] of cases) {
-    writeFileSync(
-      fx.configFile,
-      `version: 2
-host: testhost
-source: { plugin: fs, paths: [${fx.data}] }
-encrypt: { plugin: age, recipients_file: ${fx.recipientsFile} }
-destinations:
+    fx.writeV2Config(`destinations:
   - { name: usb, plugin: usb, ${options} }
-`,
-    );
+`);
     const res = fx.run(["run"], { SOVEREIGN_BACKUP_USB_MOUNT: join(fx.dir, "mnt") });
     assert.equal(res.code, 2, `${options}: ${res.stderr}`);
     assert.match(res.stderr, message, options);
