@@ -35,8 +35,7 @@ export async function runDemo(opts: { dir?: string | undefined; verbose: boolean
   const identityFile = join(dir, "demo-identity.txt");
   const identity = await generateX25519Identity();
   await writeFile(identityFile, `# sov demo identity: throwaway, never use for real backups\n${identity}\n`, { mode: 0o600 });
-  const recipientsFile = join(dir, "recipients.txt");
-  await writeFile(recipientsFile, `# the public half; this is all a host holds\n${await identityToRecipient(identity)}\n`);
+  const recipient = await identityToRecipient(identity);
 
   const configFile = join(dir, "sov.yaml");
   const configText = `# sov demo config (the v2 format); see README.md for every key
@@ -48,7 +47,9 @@ source:
   paths: [etc, srv, home]
   exclude: ["*/node_modules"]
 compress: { plugin: zstd, level: 3 }
-encrypt: { plugin: age, recipients_file: ${recipientsFile} }
+# the public half of the key: all a host ever holds (a real host names a root-owned file,
+# recipients_file: /etc/sovereign-backup/age-recipient, which sov checks like a hook)
+encrypt: { plugin: age, recipients: [${recipient}] }
 destinations:
   - name: local
     plugin: local
