@@ -1,4 +1,3 @@
-import { execa } from "execa";
 import type { Logger } from "./log.js";
 
 /**
@@ -6,6 +5,8 @@ import type { Logger } from "./log.js";
  * run's facts as SOV_* variables), logging its output line by line. Resolves to its exit code.
  */
 export async function runHookFile(path: string, env: Record<string, string>, log: Logger, signal?: AbortSignal): Promise<number> {
+  // Loaded on first use: execa costs ~80 ms of start-up, and most runs have no hook.
+  const { execa } = await import("execa");
   const child = execa(path, [], {
     env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ...env },
     extendEnv: false,
