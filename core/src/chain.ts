@@ -22,14 +22,20 @@ export interface Chain {
  * then asks each stage hook for its product. Every problem here is a config problem: exit 2,
  * before the lock, before any hook or source is touched.
  */
-export async function buildChain(config: SovConfig, selected: readonly DestinationBlock[], run: RunInfo, log: Logger): Promise<Chain> {
+export async function buildChain(
+  config: SovConfig,
+  selected: readonly DestinationBlock[],
+  run: RunInfo,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Chain> {
   const hooks = createStageHooks();
   const plugins: Array<{ stage: Stage; instance: string; name: string; from: string }> = [];
 
   const use = async (stage: Exclude<Stage, "preHook" | "prune">, block: PluginBlock, instance: string) => {
     const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
     const options = validatePluginOptions(plugin, block, config.document);
-    applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance) });
+    applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance), env });
     plugins.push({ stage, instance, name: plugin.name, from });
   };
 

@@ -254,7 +254,7 @@ async function commandList(values: Values, env: NodeJS.ProcessEnv, log: Logger):
   const config = await loadConfig({ configPath: values.config, env, log });
   const selected = selectDestinations(config, values.target);
   const run = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
-  const chain = await buildChain(config, selected, run, log);
+  const chain = await buildChain(config, selected, run, log, env);
   const name = archiveName(config.host, run.startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
   for (const line of describeRun(chain, name)) process.stdout.write(`${line}\n`);
   for (const p of chain.plugins) process.stdout.write(`plugin ${p.instance}: ${p.name} <- ${p.from}\n`);

@@ -142,6 +142,11 @@ export interface PluginContext {
   /** Directory of the config file, for resolving relative paths in options. */
   readonly configDir: string;
   readonly log: Logger;
+  /**
+   * The run's environment (`SOVEREIGN_BACKUP_*` settings): read this, not process.env. sov
+   * always sets it; it is optional only so a context made by hand in a test may leave it out.
+   */
+  readonly env?: Readonly<NodeJS.ProcessEnv>;
 }
 
 /** What restore asks of a plugin that reverses a stage (decompress, decrypt). */

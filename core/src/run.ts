@@ -84,7 +84,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   for (const [key, path] of [["pre_hook", config.hooks.pre], ["post_hook", config.hooks.post], ["failure_hook", config.hooks.failure]] as const) {
     if (path) await checkTrustedFile(path, key, { executable: true });
   }
-  const chain = await buildChain(config, selected, run, log);
+  const chain = await buildChain(config, selected, run, log, env);
   const name = archiveName(config.host, startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
 
   if (opts.dryRun) {

@@ -17,7 +17,7 @@ export async function verifyStorage(opts: { configPath?: string | undefined; tar
   const config = await loadConfig({ configPath: opts.configPath, env: opts.env, log });
   const selected = selectDestinations(config, opts.targets);
   const run = { host: config.host, startedAt: new Date(), dryRun: false, signal: new AbortController().signal };
-  const chain = await buildChain(config, selected, run, log);
+  const chain = await buildChain(config, selected, run, log, opts.env);
   let bad = 0;
   let good = 0;
   let unchecked = 0;

@@ -39,6 +39,7 @@ export function createPluginContext(ctx: Partial<PluginContext> = {}): PluginCon
     host: ctx.host ?? "conformance",
     configDir: ctx.configDir ?? process.cwd(),
     log: ctx.log ?? createRecordingLogger(),
+    env: ctx.env ?? process.env,
   };
 }
 

@@ -21,7 +21,7 @@ export default definePlugin<UsbOptions>({
   optionsSchema,
   apply(hooks, options, ctx) {
     hooks.destination.tapPromise(PLUGIN_NAME, async (destinations) => {
-      destinations.add(usbDestination(ctx.instance, options, ctx.log));
+      destinations.add(usbDestination(ctx.instance, options, ctx.log, ctx.env));
     });
   },
 });
