@@ -22,28 +22,8 @@ export function scratch(t: TestContext, label = "t"): string {
   return dir;
 }
 
-export function hasTool(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
-}
-
-/**
- * True when `tools` are all on PATH. Otherwise: in CI the test fails (a missing tool must never
- * pass silently); elsewhere it is skipped with the reason shown.
- */
-export function needTools(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((tool) => !hasTool(tool));
-  if (missing.length === 0) return true;
-  if (IN_CI) throw new Error(`CI is missing ${missing.join(", ")}: .ci/run must install it`);
-  t.skip(`needs ${missing.join(", ")} (not installed)`);
-  return false;
-}
-
-export function needRoot(t: TestContext): boolean {
-  if (IS_ROOT) return true;
-  if (IN_CI) throw new Error("CI must run the tests as root");
-  t.skip("needs root");
-  return false;
-}
+/** The same tool and root checks a plugin author gets from the conformance kit. */
+export { hasTool, needRoot, needTools } from "@sov/core/testing";
 
 export interface SovResult {
   code: number;

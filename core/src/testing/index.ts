@@ -21,3 +21,4 @@ export {
   destinationFromPlugin,
   type RecordingLogger,
 } from "./plugin-harness.js";
+export { hasTool, needRoot, needTools } from "./tools.js";

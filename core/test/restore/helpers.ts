@@ -30,30 +30,7 @@ export function removeTree(dir: string): void {
   }
 }
 
-const toolCache = new Map<string, boolean>();
-export function hasTool(tool: string): boolean {
-  let ok = toolCache.get(tool);
-  if (ok === undefined) {
-    ok = spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status === 0;
-    toolCache.set(tool, ok);
-  }
-  return ok;
-}
-
-/** True when every tool is installed; otherwise skips the test (or fails it when CI=true). */
-export function needTools(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((tool) => !hasTool(tool));
-  if (!missing.length) return true;
-  if (process.env.CI === "true") assert.fail(`CI must have ${missing.join(", ")} installed`);
-  t.skip(`skipped: ${missing.join(", ")} not installed`);
-  return false;
-}
-
-export function needRoot(t: TestContext): boolean {
-  if (isRoot) return true;
-  t.skip("skipped: needs root (ownership, setuid, device nodes)");
-  return false;
-}
+export { hasTool, needRoot, needTools } from "../../src/testing/tools.js";
 
 /** Runs a shell pipeline with pipefail; throws with its stderr when it fails. */
 export function sh(script: string, env: NodeJS.ProcessEnv = {}): string {

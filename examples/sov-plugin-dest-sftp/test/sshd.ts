@@ -1,7 +1,7 @@
 // Test fixtures for this package: a throwaway OpenSSH server on 127.0.0.1, a TCP proxy that can
 // cut a connection, and the tool checks. Self-contained on purpose: an outside plugin's tests
 // cannot import sov's own test workspace.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir, userInfo } from "node:os";
@@ -12,21 +12,7 @@ export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.getuid?.() === 0;
 export const SSHD = "/usr/sbin/sshd";
 
-export function hasTool(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
-}
-
-/**
- * True when every tool is there (a path or a name on PATH). Otherwise: in CI the test fails
- * (a missing tool must never pass silently); elsewhere it is skipped with the reason shown.
- */
-export function needTools(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((tool) => !hasTool(tool));
-  if (missing.length === 0) return true;
-  if (IN_CI) throw new Error(`CI is missing ${missing.join(", ")}: .ci/run must install it (openssh-server, openssh-client, age, zstd)`);
-  t.skip(`needs ${missing.join(", ")} (not installed)`);
-  return false;
-}
+export { hasTool, needTools } from "@sov/core/testing";
 
 /**
  * A scratch directory removed after the test. As root it lives under /run (root-owned, 0755

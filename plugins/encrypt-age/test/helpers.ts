@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,29 +12,7 @@ import plugin, { createDecryptStream, createEncryptStream } from "../src/index.j
 export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.geteuid?.() === 0;
 
-export function hasTool(name: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
-}
-
-/**
- * True when `tools` are all on PATH. Otherwise the test fails in CI (a missing tool must never
- * pass silently) and is skipped elsewhere, with the reason shown.
- */
-export function needTools(t: TestContext, ...tools: string[]): boolean {
-  const missing = tools.filter((tool) => !hasTool(tool));
-  if (missing.length === 0) return true;
-  if (IN_CI) throw new Error(`CI is missing ${missing.join(", ")}; install it`);
-  t.skip(`${missing.join(", ")} CLI not installed`);
-  return false;
-}
-
-/** True when running as root; otherwise the test fails in CI and is skipped elsewhere. */
-export function needRoot(t: TestContext): boolean {
-  if (IS_ROOT) return true;
-  if (IN_CI) throw new Error("CI must run the tests as root");
-  t.skip("needs root");
-  return false;
-}
+export { hasTool, needRoot, needTools } from "@sov/core/testing";
 
 /**
  * A scratch directory for one test. As root it lives under /run/sov-test (root-owned, 0755 all
