@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { ConfigError, LockHeldError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { isProcessAlive, processStartTime } from "./process-info.js";
+import { checkTrustedDirectory } from "./trusted-path.js";
 
 export const DEFAULT_LOCK_DIR = "/run/sovereign-backup/lock";
 
@@ -86,8 +87,5 @@ async function prepareLockParent(parent: string): Promise<void> {
   }
   if (!existing.isDirectory()) throw new ConfigError(`lock directory ${parent} is not a directory (or is a symlink)`);
   if (process.geteuid?.() !== 0) return;
-  if (existing.uid !== 0) throw new ConfigError(`lock directory ${parent} is owned by uid ${existing.uid}, not root; refusing`);
-  if (existing.mode & 0o022) {
-    throw new ConfigError(`lock directory ${parent} is writable by group or others (mode ${(existing.mode & 0o7777).toString(8)}); refusing`);
-  }
+  await checkTrustedDirectory(parent, "lock directory");
 }

@@ -3,7 +3,7 @@ import type { Transform } from "node:stream";
 import { archiveName, parseArchiveName } from "./archive-name.js";
 import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
-import { ConfigError, ExitCode, RunError, SovError, errorMessage } from "./errors.js";
+import { ExitCode, errorMessage } from "./errors.js";
 import { Fanout, type FanoutTarget } from "./fanout.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
@@ -388,4 +388,3 @@ function pluginOf(chain: Chain, stage: string, instance?: string): string {
   return p ? p.name : "?";
 }
 
-export { SovError, ConfigError, RunError, formatBytes };

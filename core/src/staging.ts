@@ -232,4 +232,3 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-export { archiveName };

@@ -5,7 +5,7 @@ import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { compileSchema, validateOrThrow } from "./ajv.js";
 import { V01_KNOWN_KEYS, V01_SCHEMA, V01_SELECTION_KEYS, V2_SCHEMA } from "./schema.js";
-import { formatPath, YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
+import { YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
 /** A daily timer with a randomized delay stays under this when healthy. */
@@ -285,4 +285,3 @@ function resolveFrom(dir: string, path: string): string {
   return isAbsolute(path) ? path : resolve(dir, path);
 }
 
-export { formatPath };
