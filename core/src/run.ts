@@ -160,6 +160,7 @@ async function runLocked(
   let pipelineError: string | undefined;
   let pruned: ArchiveRef[] = [];
   const counts: Record<string, number> = {};
+  let committed: ActiveDestination[] = [];
   try {
     for (const a of active) {
       try {
@@ -184,7 +185,7 @@ async function runLocked(
       }
       await settle(writing, pipelineError, sha256, log);
     }
-    const committed = active.filter((a) => a.archive);
+    committed = active.filter((a) => a.archive);
     if (!pipelineError && committed.length === active.length) {
       pruned = await prune(chain, committed, run, log);
     } else if (committed.length > 0) {
@@ -200,7 +201,6 @@ async function runLocked(
     }
   }
 
-  const committed = active.filter((a) => a.archive);
   const ok = !pipelineError && committed.length === active.length;
   if (config.hooks.post && committed.length > 0) {
     log.info(`running post_hook ${config.hooks.post}`);
