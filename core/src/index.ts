@@ -24,6 +24,8 @@ export type {
   StageHooks,
 } from "./plugin.js";
 export { definePlugin } from "./plugin.js";
+export type { ArchiveStore, ByteRange, IncompleteUpload, ObjectUpload, ObjectWrite, StoredObject, StoreFeatures } from "./storage.js";
+export { NameTakenError } from "./storage.js";
 export { ConfigError, ExitCode, LockHeldError, RunError, SovError } from "./errors.js";
 export type { Logger } from "./log.js";
 export { createLogger, silentLogger } from "./log.js";
