@@ -7,7 +7,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const roots = ["core/dist/test", "test/dist", ...readdirSync(join(root, "plugins")).map((p) => `plugins/${p}/dist/test`)];
+const roots = ["core/dist/test", "core/cli/dist/test", "test/dist", ...readdirSync(join(root, "plugins")).map((p) => `plugins/${p}/dist/test`)];
 const examples = (() => {
   try {
     return readdirSync(join(root, "examples")).map((p) => `examples/${p}/dist/test`);

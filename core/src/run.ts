@@ -11,7 +11,6 @@ import type { Logger } from "./log.js";
 import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
 import { judgeRetention, selectExpired } from "./retention.js";
 import { formatBytes } from "./format.js";
-import { startProgress } from "./report/progress.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
 export interface RunOptions {
@@ -29,8 +28,8 @@ export interface RunOptions {
   config?: SovConfig;
   /** With --dry-run: list every path the source would include, and why others are left out. */
   verbose?: boolean;
-  /** Progress while reading: a redrawn line on a terminal, else a line a minute. */
-  progress?: { tty: boolean; expectedBytes?: number | undefined; write: (text: string) => void } | undefined;
+  /** Progress while reading: called as the stream starts with the live counters; returns a stop function. */
+  progress?: ((stats: SourceStats) => () => void) | undefined;
 }
 
 export interface DestinationOutcome {
@@ -176,7 +175,7 @@ async function runLocked(
     if (writing.length === 0) {
       pipelineError = "no destination could be opened; nothing was read";
     } else {
-      const stopProgress = progress ? startProgress(stats, { ...progress, log }) : () => {};
+      const stopProgress = progress ? progress(stats) : () => {};
       let sha256: string | null = null;
       try {
         ({ error: pipelineError, sha256 } = await streamArchive(chain, writing, controller, log));

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 
 export const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
-export const SOV_BIN = join(REPO, "core/bin/sov.js");
+export const SOV_BIN = join(REPO, "core/cli/bin/sov.js");
 export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.getuid?.() === 0;
 

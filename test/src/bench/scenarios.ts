@@ -57,7 +57,7 @@ export interface BenchContext {
 /** How sov is started: timed (with the event-loop monitor preloaded), profiled, or plain. */
 export type SovMode = { kind: "timed" } | { kind: "profile"; dir: string } | { kind: "plain" };
 
-/** `node [flags] core/bin/sov.js args`. */
+/** `node [flags] core/cli/bin/sov.js args`. */
 export function sovCommand(args: string[], ctx: BenchContext, mode: SovMode = { kind: "timed" }): Command {
   const flags = mode.kind === "timed" ? ["--import", LOOP_MONITOR] : mode.kind === "profile" ? ["--cpu-prof", "--cpu-prof-dir", mode.dir] : [];
   const label = `sov ${args.slice(0, 2).join(" ")}${mode.kind === "profile" ? " (--cpu-prof)" : ""}`;

@@ -89,7 +89,7 @@ test("modes: config directory 0750 (fixed when looser), wrappers 0755, units 064
   for (const name of UNIT_NAMES) assert.equal(mode(join(prefix, "etc/systemd/system", name)), 0o644, name);
   for (const name of ["sov", "sovereign-backup", "sovereign-restore"]) {
     const wrapper = join(prefix, "usr/local/bin", name);
-    if (!existsSync(join(REPO, "core/bin", `${name}.js`))) continue;
+    if (!existsSync(join(REPO, "core/cli/bin", `${name}.js`))) continue;
     assert.equal(mode(wrapper), 0o755, name);
     assert.equal(statSync(wrapper).uid, process.getuid!(), `${name} is owned by whoever ran install (root on a real system)`);
   }
@@ -115,7 +115,7 @@ test("the bash tool's sovereign-backup script is moved aside, an npm symlink is 
   assert.equal(readFileSync(linkTarget, "utf8"), "// npm's file\n", "the symlink's target is untouched");
   assert.ok(statSync(join(bin, "sov")).isFile());
   assert.match(readFileSync(join(bin, "sov"), "utf8"), /installed by `sov install`/);
-  if (existsSync(join(REPO, "core/bin/sovereign-backup.js"))) {
+  if (existsSync(join(REPO, "core/cli/bin/sovereign-backup.js"))) {
     assert.equal(readFileSync(join(bin, "sovereign-backup.pre-sov"), "utf8"), bashScript);
     assert.match(readFileSync(join(bin, "sovereign-backup"), "utf8"), /sovereign-backup\.js/);
   }

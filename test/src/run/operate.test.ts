@@ -14,7 +14,7 @@ const parsePrometheus = createRequire(import.meta.url)("parse-prometheus-text-fo
 }>;
 
 function compat(bin: "sovereign-backup" | "sovereign-restore", args: string[], env: Record<string, string>) {
-  const res = spawnSync(process.execPath, [join(REPO, "core/bin", `${bin}.js`), ...args], { env: { ...process.env, ...env }, encoding: "utf8", input: "" });
+  const res = spawnSync(process.execPath, [join(REPO, "core/cli/bin", `${bin}.js`), ...args], { env: { ...process.env, ...env }, encoding: "utf8", input: "" });
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -153,7 +153,7 @@ test("progress on a terminal (script -q): files, bytes, throughput, elapsed; --q
   const fx = makeFixture(t, "progress");
   execFileSync("sh", ["-c", `head -c 300M /dev/urandom > ${join(fx.data, "big", "huge.bin")}`]);
   const envs = Object.entries(fx.env).map(([k, v]) => `${k}=${v}`).join(" ");
-  const cmd = (extra: string) => `env ${envs} ${process.execPath} ${join(REPO, "core/bin/sov.js")} run ${extra}`;
+  const cmd = (extra: string) => `env ${envs} ${process.execPath} ${join(REPO, "core/cli/bin/sov.js")} run ${extra}`;
   const out = execFileSync("script", ["-q", "-e", "-c", cmd(""), "/dev/null"], { encoding: "utf8", maxBuffer: 1 << 26 });
   assert.match(out, /\r\x1b\[K\d+ files, [\d.]+ (B|KiB|MiB|GiB) read, [\d.]+ (B|KiB|MiB|GiB)\/s, \d+:\d\d elapsed/);
   const quiet = execFileSync("script", ["-q", "-e", "-c", cmd("--quiet --once"), "/dev/null"], { encoding: "utf8", maxBuffer: 1 << 26 });

@@ -8,8 +8,7 @@ import { join } from "node:path";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import type { TestContext } from "node:test";
 import tarStream from "tar-stream";
-import type { Logger } from "../../src/log.js";
-import type { ArchiveDecoder } from "../../src/plugin.js";
+import type { Logger, ArchiveDecoder } from "@sov/core";
 import type { DecoderLookup } from "../../src/restore/index.js";
 
 export const isRoot = process.getuid?.() === 0;
@@ -30,7 +29,7 @@ export function removeTree(dir: string): void {
   }
 }
 
-export { hasTool, needRoot, needTools } from "../../src/testing/tools.js";
+export { hasTool, needRoot, needTools } from "@sov/core/testing";
 
 /** Runs a shell pipeline with pipefail; throws with its stderr when it fails. */
 export function sh(script: string, env: NodeJS.ProcessEnv = {}): string {

@@ -2,9 +2,7 @@ import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { printSummary } from "./cli.js";
-import { parseConfigText } from "./config/load.js";
-import { createLogger } from "./log.js";
-import { runBackup } from "./run.js";
+import { parseConfigText, createLogger, runBackup } from "@sov/core";
 
 /** A small tree that exercises what a backup must keep: nesting, modes, a symlink, an empty dir. */
 const DEMO_FILES: Record<string, string> = {

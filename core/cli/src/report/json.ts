@@ -1,4 +1,4 @@
-import type { RunResult } from "../run.js";
+import type { RunResult } from "@sov/core";
 
 /** The `--json` object and the state file's `lastRun`: one stable, documented shape. */
 export interface RunReport {

@@ -1,6 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { ConfigError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { ConfigError, type Logger } from "@sov/core";
 import { checkCalendar, checkTimespan } from "./unit-syntax.js";
 
 /** When the timers fire. Every value is already checked for the unit file. */

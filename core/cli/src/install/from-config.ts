@@ -1,7 +1,5 @@
 import { dirname, normalize } from "node:path";
-import type { SovConfig } from "../config/load.js";
-import { ConfigError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { type SovConfig, ConfigError, type Logger } from "@sov/core";
 import { scheduleFromConfig } from "./schedule.js";
 import type { UnitOptions } from "./units.js";
 import { checkPath } from "./unit-syntax.js";

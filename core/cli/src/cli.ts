@@ -1,16 +1,11 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { ExitCode, SovError, errorMessage } from "./errors.js";
-import { createLogger, type Logger } from "./log.js";
-import { describeRun, runBackup, type RunResult } from "./run.js";
-import { formatBytes } from "./format.js";
-import { loadConfig, type SovConfig } from "./config/load.js";
-import { buildChain, selectDestinations } from "./chain.js";
-import { archiveName } from "./archive-name.js";
+import { ExitCode, SovError, errorMessage, createLogger, type Logger, describeRun, runBackup, type RunResult, type SourceStats, formatBytes, loadConfig, type SovConfig, buildChain, selectDestinations, archiveName } from "@sov/core";
 import { toReport, type RunReport } from "./report/json.js";
 import { readState, recordRun, stateFile } from "./report/state.js";
 import { writeMetrics } from "./report/metrics.js";
+import { startProgress } from "./report/progress.js";
 
 export const DEFAULT_LOG_FILE = "/var/log/sovereign-backup.log";
 
@@ -180,7 +175,10 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     config = await loadConfig({ configPath: values.config, env, log });
     const previous = await readState(statePath).catch(() => null);
     const tty = !values.quiet && !values.json && !!process.stderr.isTTY;
-    const progress = values.quiet || values.json ? undefined : { tty, expectedBytes: previous?.lastRun.bytesRead, write: (s: string) => void process.stderr.write(s) };
+    const progress =
+      values.quiet || values.json
+        ? undefined
+        : (stats: SourceStats) => startProgress(stats, { tty, expectedBytes: previous?.lastRun.bytesRead, write: (s: string) => void process.stderr.write(s), log });
     const targets = values.target?.flatMap((t) => t.split(",")).filter(Boolean);
     const res = await runBackup({
       config,

@@ -1,6 +1,4 @@
-import type { SourceStats } from "../plugin.js";
-import type { Logger } from "../log.js";
-import { formatBytes } from "../format.js";
+import { type SourceStats, type Logger, formatBytes } from "@sov/core";
 
 export interface ProgressOptions {
   /** A terminal: redraw one status line in place. Otherwise log one line a minute. */

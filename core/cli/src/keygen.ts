@@ -1,7 +1,7 @@
 import { constants as fsc } from "node:fs";
 import { open } from "node:fs/promises";
 import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
-import { ConfigError, ExitCode } from "./errors.js";
+import { ConfigError, ExitCode } from "@sov/core";
 
 /**
  * `sov keygen [--out FILE] [--pq]`: a new age identity, in age-keygen's file format, and its

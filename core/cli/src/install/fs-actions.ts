@@ -1,8 +1,7 @@
 import { chmod, lstat, mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { RunError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { RunError, type Logger } from "@sov/core";
 
 /** One thing install did (or, with --dry-run, would do). */
 export interface InstallChange {

@@ -1,6 +1,4 @@
-import { loadConfig } from "../config/load.js";
-import { ConfigError, ExitCode } from "../errors.js";
-import type { Logger } from "../log.js";
+import { loadConfig, ConfigError, ExitCode, type Logger } from "@sov/core";
 import { readState, stateFile } from "./state.js";
 
 export const STATUS_STALE = 3;

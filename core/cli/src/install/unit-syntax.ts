@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "@sov/core";
 
 /**
  * Values from the config end up in unit files that systemd runs as root. A newline there would

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
 import { latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
-import { silentLogger } from "../../src/log.js";
+import { silentLogger } from "@sov/core";
 import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
 
 /**

@@ -1,10 +1,6 @@
 import { stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { compareArchiveNames, parseArchiveName, type ParsedArchiveName } from "../archive-name.js";
-import { V01_DEFAULT_LOCAL, type SovConfig } from "../config/load.js";
-import type { Logger } from "../log.js";
-import type { ArchiveRef } from "../plugin.js";
-import { DirectoryStore } from "../staging.js";
+import { compareArchiveNames, parseArchiveName, type ParsedArchiveName, V01_DEFAULT_LOCAL, type SovConfig, type Logger, type ArchiveRef, DirectoryStore } from "@sov/core";
 
 /** A directory holding archives, and the destination name it is shown under. */
 export interface ArchiveDir {

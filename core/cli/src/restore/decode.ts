@@ -1,9 +1,5 @@
 import { pipeline, type Readable } from "node:stream";
-import { parseArchiveName } from "../archive-name.js";
-import { ConfigError, SovError, errorMessage } from "../errors.js";
-import { loadDecoder } from "../loader.js";
-import { silentLogger, type Logger } from "../log.js";
-import type { ArchiveDecoder } from "../plugin.js";
+import { parseArchiveName, ConfigError, SovError, errorMessage, loadDecoder, silentLogger, type Logger, type ArchiveDecoder } from "@sov/core";
 import { tagStage } from "./stage.js";
 
 /** Finds the decoder for an archive-name suffix; tests substitute one that runs the CLIs. */

@@ -1,11 +1,7 @@
 import { createHash } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
-import { buildChain, selectDestinations } from "./chain.js";
-import { loadConfig } from "./config/load.js";
-import { ExitCode, errorMessage } from "./errors.js";
-import type { Logger } from "./log.js";
-import type { ArchiveRef, Destination } from "./plugin.js";
+import { buildChain, selectDestinations, loadConfig, ExitCode, errorMessage, type Logger, type ArchiveRef, type Destination } from "@sov/core";
 
 /**
  * `sov verify --storage`: checks every copy in every destination against the checksum written

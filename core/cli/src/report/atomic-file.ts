@@ -1,6 +1,6 @@
 import { open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { syncDirectory } from "../staging.js";
+import { syncDirectory } from "@sov/core";
 
 /** Small files (state, metrics) replaced atomically: readers see the old or the new, never half. */
 export async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {

@@ -1,8 +1,7 @@
 import { lstat, mkdir, realpath } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
-import { formatStamp } from "../archive-name.js";
-import { ConfigError } from "../errors.js";
+import { formatStamp, ConfigError } from "@sov/core";
 
 export interface PromptIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };

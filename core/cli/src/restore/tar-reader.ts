@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { errorMessage } from "../errors.js";
+import { errorMessage } from "@sov/core";
 import { BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "./tar-header.js";
 import { stageOf } from "./stage.js";
 
