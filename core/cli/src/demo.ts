@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { printSummary } from "./cli.js";
 import { parseConfigText, createLogger, runBackup } from "@sov/core";
+import { generateKeyPair } from "@sov/encrypt-age";
 
 /** A small tree that exercises what a backup must keep: nesting, modes, a symlink, an empty dir. */
 const DEMO_FILES: Record<string, string> = {
@@ -31,9 +31,8 @@ export async function runDemo(opts: { dir?: string | undefined; verbose: boolean
 
   // A real deployment generates this once with `age-keygen` and keeps it offline.
   const identityFile = join(dir, "demo-identity.txt");
-  const identity = await generateX25519Identity();
+  const { identity, recipient } = await generateKeyPair();
   await writeFile(identityFile, `# sov demo identity: throwaway, never use for real backups\n${identity}\n`, { mode: 0o600 });
-  const recipient = await identityToRecipient(identity);
 
   const configFile = join(dir, "sov.yaml");
   const configText = `# sov demo config (the v2 format); see README.md for every key

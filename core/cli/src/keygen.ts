@@ -1,7 +1,7 @@
 import { constants as fsc } from "node:fs";
 import { open } from "node:fs/promises";
-import { generateHybridIdentity, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { ConfigError, ExitCode } from "@sov/core";
+import { generateKeyPair } from "@sov/encrypt-age";
 
 /**
  * `sov keygen [--out FILE] [--pq]`: a new age identity, in age-keygen's file format, and its
@@ -9,8 +9,7 @@ import { ConfigError, ExitCode } from "@sov/core";
  * host keeps only the recipient.
  */
 export async function keygen(opts: { out?: string | undefined; postQuantum: boolean }): Promise<number> {
-  const identity = opts.postQuantum ? await generateHybridIdentity() : await generateX25519Identity();
-  const recipient = await identityToRecipient(identity);
+  const { identity, recipient } = await generateKeyPair({ postQuantum: opts.postQuantum });
   const text = `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`;
   if (!opts.out) {
     process.stdout.write(text);

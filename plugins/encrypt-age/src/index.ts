@@ -8,6 +8,7 @@ export const PLUGIN_NAME = "@sov/encrypt-age";
 export type { RecipientOptions as AgeOptions } from "./recipients.js";
 export { createEncryptor, createEncryptStream } from "./encrypt.js";
 export { createDecryptStream } from "./decrypt.js";
+export { generateKeyPair, type AgeKeyPair } from "./keys.js";
 
 const optionsSchema = {
   type: "object",
