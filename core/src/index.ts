@@ -37,4 +37,5 @@ export { loadConfig, parseConfigText, shortHostname, V01_DEFAULT_LOCAL, type Sov
 export { describeRun, runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
 export { buildChain, selectDestinations, type Chain } from "./chain.js";
 export { BUILTIN_PLUGINS, loadDecoder, loadPlugin } from "./loader.js";
+export { resolvePluginsBeside } from "./resolve-package.js";
 export { formatBytes } from "./format.js";

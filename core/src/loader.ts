@@ -1,12 +1,13 @@
-import { readFile, realpath } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { isAbsolute } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ValidateFunction } from "ajv";
 import { compileSchema, validateOrThrow } from "./config/ajv.js";
 import type { PluginBlock } from "./config/load.js";
 import type { YamlConfigDocument } from "./config/yaml-document.js";
 import { ConfigError, errorMessage } from "./errors.js";
 import type { ArchiveDecoder, PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
+import { resolvePluginPackage } from "./resolve-package.js";
+import { shareRunningCore } from "./share-core.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
 /** Short names for the plugins sov ships. They resolve exactly like any third-party package. */
@@ -28,8 +29,9 @@ export interface LoadedPlugin {
 
 /**
  * Resolves a plugin named in the config. A package name resolves from where sov is installed,
- * then from the config directory's node_modules; never from the current directory. An absolute
- * path must pass the same trust checks as a hook, since its code runs as root.
+ * then from the config directory's node_modules; never from the current directory. Either way,
+ * and for an absolute path, the file must pass the same trust checks as a hook, since its code
+ * runs as root. Its `import "@sov/core"` gets the running core (see share-core.ts).
  */
 export async function loadPlugin(spec: string, configDir: string, expected: Stage): Promise<LoadedPlugin> {
   const from = BUILTIN_PLUGINS[spec] ?? spec;
@@ -40,8 +42,9 @@ export async function loadPlugin(spec: string, configDir: string, expected: Stag
   } else if (from.startsWith(".")) {
     throw new ConfigError(`plugin ${from}: relative paths are not allowed; use an absolute path or a package name`);
   } else {
-    url = pathToFileURL(await resolvePackage(from, configDir)).href;
+    url = pathToFileURL(await resolvePluginPackage(from, configDir)).href;
   }
+  shareRunningCore();
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;
@@ -51,63 +54,6 @@ export async function loadPlugin(spec: string, configDir: string, expected: Stag
   const plugin = (mod.default ?? mod.plugin) as SovPlugin | undefined;
   checkPluginShape(plugin, from, expected);
   return { plugin, from };
-}
-
-/** A bare npm package name: no path segments, no `..`, nothing a resolver could walk out with. */
-const PACKAGE_NAME_RE = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/;
-
-/**
- * A package beside sov (through Node's ESM resolver, which ignores NODE_PATH and ~/.node_modules),
- * else exactly `<configDir>/node_modules/<name>` (no walking up). As root, a package from the
- * config directory gets the trust checks of an absolute path: that directory runs root's code.
- */
-async function resolvePackage(name: string, configDir: string): Promise<string> {
-  if (!PACKAGE_NAME_RE.test(name)) {
-    throw new ConfigError(`plugin ${name}: not a package name (use a bare npm name like sov-plugin-x or @scope/x, or an absolute path)`);
-  }
-  try {
-    return fileURLToPath(import.meta.resolve(name));
-  } catch {
-    // not installed beside sov: try the config directory
-  }
-  const packageDir = join(configDir, "node_modules", name);
-  const entry = await packageEntry(packageDir);
-  if (!entry) {
-    throw new ConfigError(`plugin ${name} is not installed (looked beside sov and in ${join(configDir, "node_modules")}); npm install it there`);
-  }
-  const real = await realpath(entry).catch(() => null);
-  const realDir = await realpath(packageDir).catch(() => null);
-  if (!real || !realDir || !real.startsWith(`${realDir}/`)) {
-    throw new ConfigError(`plugin ${name}: its entry point ${entry} lies outside ${packageDir}; refusing`);
-  }
-  await checkTrustedFile(real, `plugin ${name}`, { executable: false });
-  return real;
-}
-
-/** The file `import` would load from a package directory: exports["."] (import/node/default), main, index.js. */
-async function packageEntry(packageDir: string): Promise<string | null> {
-  let pkg: { exports?: unknown; main?: unknown };
-  try {
-    pkg = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8")) as typeof pkg;
-  } catch {
-    return null;
-  }
-  const pick = (target: unknown): string | null => {
-    if (typeof target === "string") return target;
-    if (target && typeof target === "object" && !Array.isArray(target)) {
-      const conditions = target as Record<string, unknown>;
-      for (const key of ["import", "node", "default"]) {
-        const found = key in conditions ? pick(conditions[key]) : null;
-        if (found) return found;
-      }
-    }
-    return null;
-  };
-  const exp = pkg.exports;
-  const dot = exp && typeof exp === "object" && !Array.isArray(exp) && "." in exp ? (exp as Record<string, unknown>)["."] : exp;
-  const rel = (exp !== undefined ? pick(dot) : null) ?? (typeof pkg.main === "string" ? pkg.main : "index.js");
-  if (isAbsolute(rel)) return null;
-  return join(packageDir, rel);
 }
 
 function checkPluginShape(plugin: SovPlugin | undefined, from: string, expected: Stage): asserts plugin is SovPlugin {

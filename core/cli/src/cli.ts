@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
-import { ExitCode, SovError, errorMessage, createLogger, type Logger, describeRun, runBackup, type RunResult, type SourceStats, formatBytes, loadConfig, type SovConfig, buildChain, selectDestinations, archiveName } from "@sov/core";
+import { ExitCode, SovError, errorMessage, createLogger, type Logger, describeRun, runBackup, type RunResult, type SourceStats, formatBytes, loadConfig, type SovConfig, buildChain, selectDestinations, archiveName, resolvePluginsBeside } from "@sov/core";
 import { toReport, type RunReport } from "./report/json.js";
 import { readState, recordRun, stateFile } from "./report/state.js";
 import { writeMetrics } from "./report/metrics.js";
@@ -72,6 +73,8 @@ type Values = {
 
 /** Entry point shared by `sov` and the compatibility commands; resolves to the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Built-in and globally installed plugins are this package's dependencies and neighbours.
+  resolvePluginsBeside(fileURLToPath(new URL("../..", import.meta.url)));
   // Sub-commands with their own argument grammar parse their own arguments.
   if (argv[0] === "restore" || argv[0] === "install") return delegate(argv[0], argv.slice(1), env);
   let parsed;
