@@ -2,7 +2,12 @@ import type { Readable, Transform, Writable } from "node:stream";
 import type { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook } from "tapable";
 import type { Logger } from "./log.js";
 
-/** The six hook points a run goes through, in this order. */
+/**
+ * The six hook points. A run calls `source`, `compress`, `encrypt` and `destination` while the
+ * chain is built (before the lock), then, in a real run, `preHook` (after the lock; the config's
+ * pre_hook script is its first tap) and last `prune` (after every destination committed; the
+ * core's retention is its first tap). See core/PLUGINS.md.
+ */
 export type Stage = "preHook" | "source" | "compress" | "encrypt" | "destination" | "prune";
 
 /** What every stage hook is told about the run. */

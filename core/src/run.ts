@@ -5,11 +5,12 @@ import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
 import { ExitCode, errorMessage } from "./errors.js";
 import { Fanout, type FanoutTarget } from "./fanout.js";
+import { tapCoreHooks } from "./core-taps.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
-import { judgeRetention, selectExpired } from "./retention.js";
+import { judgeRetention } from "./retention.js";
 import { formatBytes } from "./format.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
@@ -140,19 +141,9 @@ async function runLocked(
     return result(config, run.startedAt, false, outcomes, stats, pruned, counts, log, ok ? ExitCode.ok : ExitCode.failed, error);
   };
 
-  if (config.hooks.pre) {
-    log.info(`running pre_hook ${config.hooks.pre}`);
-    const code = await runHookFile(config.hooks.pre, hookEnv("pre"), log.child("pre_hook"), run.signal);
-    if (code !== 0 && config.hooks.onPreFailure === "continue") {
-      log.warn(`pre_hook ${config.hooks.pre} exited ${code}; going on (v0.1 behaviour; set hooks.on_pre_failure: abort in a v2 config to stop)`);
-    } else if (code !== 0) {
-      const error = `pre_hook ${config.hooks.pre} exited ${code}; nothing was read or written`;
-      log.error(error);
-      return finish([], [], {}, error);
-    }
-  }
-  if (run.signal.aborted) return finish([], [], {}, "interrupted by a signal before anything was read");
-  await chain.hooks.preHook.promise(run);
+  tapCoreHooks(chain, hookEnv("pre"), log);
+  const notStarted = await runPreHooks(chain, run, log);
+  if (notStarted) return finish([], [], {}, notStarted);
 
   const active: ActiveDestination[] = chain.destinations.map(({ destination }) => ({ name: destination.name, destination }));
   const opened: ActiveDestination[] = [];
@@ -265,27 +256,35 @@ async function settle(writing: ActiveDestination[], pipelineError: string | unde
   }
 }
 
-/** The core's retention first, then any plugin's prune taps. Never the archive just written. */
+/**
+ * The preHook taps, the config's pre_hook script first (core-taps.ts). Resolves to why the run
+ * must stop before anything is opened or read (a tap threw, a signal came), or undefined.
+ */
+async function runPreHooks(chain: Chain, run: RunInfo, log: Logger): Promise<string | undefined> {
+  try {
+    await chain.hooks.preHook.promise(run);
+  } catch (err) {
+    const error = errorMessage(err);
+    log.error(error);
+    return error;
+  }
+  if (run.signal.aborted) return "interrupted by a signal before anything was read";
+  return undefined;
+}
+
+/** The prune taps: the core's retention first (core-taps.ts), then any plugin's. Never the archive just written. */
 async function prune(chain: Chain, committed: ActiveDestination[], run: RunInfo, log: Logger): Promise<ArchiveRef[]> {
   const pruned: ArchiveRef[] = [];
-  for (const a of committed) {
-    const block = chain.destinations.find((d) => d.destination === a.destination)!.block;
-    try {
-      const expired = selectExpired(await a.destination.list(), block.retention, chain.config.host, a.archive!.name, run.startedAt);
-      for (const { archive, reason } of expired) {
-        await a.destination.remove(archive);
-        pruned.push(archive);
-        log.info(`pruned ${archive.location} (${reason})`);
-      }
-    } catch (err) {
-      log.warn(`destination ${a.name}: prune failed: ${errorMessage(err)}`);
-    }
+  try {
+    await chain.hooks.prune.promise({
+      run,
+      committed: committed.map((a) => ({ destination: a.destination, archive: a.archive! })),
+      pruned,
+    });
+  } catch (err) {
+    // Every archive is committed by now: a failed prune tap is worth a warning, not a failed run.
+    log.warn(`prune: ${errorMessage(err)}`);
   }
-  await chain.hooks.prune.promise({
-    run,
-    committed: committed.map((a) => ({ destination: a.destination, archive: a.archive! })),
-    pruned,
-  });
   return pruned;
 }
 

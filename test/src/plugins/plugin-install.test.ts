@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, loadPlugin, resolvePluginsBeside } from "@sov/core";
 import { makeFixture } from "../run/fixture.js";
+import { DIRECTORY_DESTINATION_IMPORTS, DIRECTORY_DESTINATION_JS } from "./js-destination.js";
 import { needRoot, needTools, REPO, scratch } from "../helpers.js";
 
 const guide = readFileSync(join(REPO, "core", "PLUGINS.md"), "utf8");
@@ -88,10 +89,10 @@ function writeStaleCorePlugin(author: string): void {
   );
   writeFileSync(
     join(author, "dist", "index.js"),
-    `import { createReadStream, createWriteStream, linkSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
-import { definePlugin, parseArchiveName } from "@sov/core";
+    `${DIRECTORY_DESTINATION_IMPORTS}
+import { definePlugin } from "@sov/core";
 import { formatBytes } from "@sov/core/format";
+${DIRECTORY_DESTINATION_JS}
 const NAME = "sov-plugin-dest-bundled";
 export default definePlugin({
   name: NAME,
@@ -100,26 +101,7 @@ export default definePlugin({
   apply(hooks, options, ctx) {
     hooks.destination.tapPromise(NAME, async (destinations) => {
       ctx.log.info("bundled plugin sees " + formatBytes(2048));
-      const dir = options.dir;
-      const ref = (n) => ({ destination: ctx.instance, name: n, location: join(dir, n), size: statSync(join(dir, n)).size });
-      destinations.add({
-        name: ctx.instance,
-        describe: () => ["directory " + dir],
-        open: async () => void mkdirSync(dir, { recursive: true, mode: 0o700 }),
-        stage: async (archive) => {
-          const tmp = join(dir, archive + ".tmp");
-          const writable = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
-          return {
-            writable,
-            commit: async () => { linkSync(tmp, join(dir, archive)); unlinkSync(tmp); return ref(archive); },
-            abort: async () => { writable.destroy(); try { unlinkSync(tmp); } catch {} },
-          };
-        },
-        list: async () => readdirSync(dir).filter((n) => parseArchiveName(n)).map(ref),
-        remove: async (a) => unlinkSync(join(dir, a.name)),
-        read: (a) => createReadStream(join(dir, a.name)),
-        close: async () => {},
-      });
+      destinations.add(directoryDestination(ctx.instance, options.dir));
     });
   },
 });
