@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { cosmiconfig } from "cosmiconfig";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { compileSchema, validateOrThrow } from "./ajv.js";
 import { V01_KNOWN_KEYS, V01_SCHEMA, V01_SELECTION_KEYS, V2_SCHEMA } from "./schema.js";
 import { YamlConfigDocument, type ConfigPath } from "./yaml-document.js";
+import { createYamlExplorer } from "./yaml-explorer.js";
 
 export const DEFAULT_CONFIG_DIR = "/etc/sovereign-backup";
 /** A daily timer with a randomized delay stays under this when healthy. */
@@ -104,37 +104,15 @@ export function parseConfigText(file: string, text: string, log: Logger): SovCon
 }
 
 /**
- * cosmiconfig looks for a "meta config" (`package.json`, `.config/config.js`, ...) in the
- * current directory when it is created and would run JavaScript found there. sov runs as root
- * from wherever an operator happens to stand, so the explorer is built with `/` as the current
- * directory and every loader but YAML refuses.
+ * cosmiconfig's search (the search places, in order) with the YAML loader only. Built without
+ * its public factory: that one reads a "meta config" (`package.json`, `.config/config.js`, ...)
+ * from the current directory and would run JavaScript found there, and sov runs as root from
+ * wherever an operator stands. No process-wide chdir either (see yaml-explorer.ts).
  */
 function createExplorer(searchPlaces: string[]) {
-  const refuse = (file: string) => {
+  return createYamlExplorer("sovereign-backup", searchPlaces, (file, text) => YamlConfigDocument.parse(file, text), (file) => {
     throw new ConfigError(`${file}: sov reads YAML configs only (.yaml, .yml)`);
-  };
-  const yamlLoader = (file: string, text: string) => YamlConfigDocument.parse(file, text);
-  const previous = process.cwd();
-  process.chdir("/");
-  try {
-    return cosmiconfig("sovereign-backup", {
-      searchPlaces,
-      searchStrategy: "none",
-      cache: false,
-      loaders: {
-        ".yaml": yamlLoader,
-        ".yml": yamlLoader,
-        noExt: yamlLoader,
-        ".json": refuse,
-        ".js": refuse,
-        ".mjs": refuse,
-        ".cjs": refuse,
-        ".ts": refuse,
-      },
-    });
-  } finally {
-    process.chdir(previous);
-  }
+  });
 }
 
 // Compiled on first use: only one of them is needed per run, and compiling costs start-up time.

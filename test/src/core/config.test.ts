@@ -156,3 +156,18 @@ test("a meta config in the current directory is never read (cosmiconfig would ru
   }
   assert.equal((globalThis as Record<string, unknown>).__sovMetaRan, undefined);
 });
+
+test("finding and loading a config never changes the process's working directory", async (t) => {
+  const dir = scratch(t, "nochdir");
+  writeFileSync(join(dir, "config.yaml"), V01);
+  const chdir = process.chdir;
+  const calls: string[] = [];
+  process.chdir = (to: string) => void calls.push(to);
+  try {
+    await loadConfig({ env: { SOVEREIGN_BACKUP_CONFIG_DIR: dir }, log: silentLogger() });
+    await loadConfig({ configPath: join(dir, "config.yaml"), log: silentLogger() });
+  } finally {
+    process.chdir = chdir;
+  }
+  assert.deepEqual(calls, []);
+});
