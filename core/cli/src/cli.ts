@@ -1,10 +1,10 @@
 import { parseArgs } from "node:util";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
 import { ExitCode, SovError, errorMessage, createLogger, type Logger, describeRun, runBackup, type RunResult, type SourceStats, formatBytes, loadConfig, type SovConfig, buildChain, selectDestinations, archiveName, resolvePluginsBeside } from "@sov/core";
 import { toReport, type RunReport } from "./report/json.js";
 import { readState, recordRun, stateFile } from "./report/state.js";
+import { buildInfo } from "./build-info.js";
 import { writeMetrics } from "./report/metrics.js";
 import { startProgress } from "./report/progress.js";
 
@@ -24,7 +24,7 @@ usage:
                                       check every archive copy against its checksum (no key needed)
   sov keygen [--out FILE] [--pq]      new age identity (0600, never overwritten); prints its recipient
   sov demo [--dir DIR]                back up embedded demo data (no root needed)
-  sov --version | --help
+  sov --version | --help             version, commit and Node version of this build
 
 exit codes: 0 ok, 1 backup failed, 2 config or argument error, 10 another run holds the lock
   (sov status: 0 ok, 1 last run failed, 2 config error, 3 newest archive too old or no run yet)
@@ -34,10 +34,6 @@ environment: SOVEREIGN_BACKUP_CONFIG_DIR (default /etc/sovereign-backup),
   SOVEREIGN_BACKUP_STATE_DIR (default /var/lib/sovereign-backup)
 `;
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 const OPTIONS = {
   config: { type: "string", short: "c" },
@@ -87,7 +83,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const { positionals } = parsed;
   const values = parsed.values as Values & { help?: boolean; version?: boolean };
   if (values.version) {
-    process.stdout.write(`sov ${version()}\n`);
+    const build = buildInfo();
+    process.stdout.write(`sov ${build.version} (commit ${build.commit}, Node ${build.node})\n`);
     return ExitCode.ok;
   }
   const command = positionals[0] ?? "";

@@ -1,4 +1,5 @@
-import { main, version } from "./cli.js";
+import { version } from "./build-info.js";
+import { main } from "./cli.js";
 
 /**
  * `sovereign-backup`, the bash tool's command, with its flags unchanged: no sub-command, `--list`
