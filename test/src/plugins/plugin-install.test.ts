@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { ConfigError, loadPlugin, resolvePluginsBeside } from "@sov/core";
-import { makeFixture } from "../run/fixture.js";
+import { makeFixture, type Fixture } from "../run/fixture.js";
 import { DIRECTORY_DESTINATION_IMPORTS, DIRECTORY_DESTINATION_JS } from "./js-destination.js";
 import { needRoot, needTools, REPO, scratch } from "../helpers.js";
 
@@ -109,19 +109,24 @@ export default definePlugin({
   );
 }
 
-test("a plugin installed with its own stale copy of @sov/core gets the running core: one copy", (t) => {
-  if (!needTools(t, "age-keygen", "npm") || !needRoot(t)) return;
-  const fx = makeFixture(t, "npm-bundled");
+/** The bundled plugin packed and npm-installed in a fixture's config directory, and a config using it. */
+function installBundledPlugin(t: TestContext, label: string): { fx: Fixture; etc: string; out: string } {
+  const fx = makeFixture(t, label);
   const author = join(fx.dir, "author");
   writeStaleCorePlugin(author);
-  const tarball = pack(author, fx.dir);
   const etc = join(fx.dir, "etc");
-  npm(etc, "install", tarball);
-  assert.ok(existsSync(join(etc, "node_modules", "sov-plugin-dest-bundled", "node_modules", "@sov", "core", "index.js")), "npm installed the stale copy");
+  npm(etc, "install", pack(author, fx.dir));
   const out = join(fx.dir, "bundled");
   fx.writeV2Config(`destinations:
   - { name: bundled, plugin: sov-plugin-dest-bundled, dir: ${out} }
 `);
+  return { fx, etc, out };
+}
+
+test("a plugin installed with its own stale copy of @sov/core gets the running core: one copy", (t) => {
+  if (!needTools(t, "age-keygen", "npm") || !needRoot(t)) return;
+  const { fx, etc, out } = installBundledPlugin(t, "npm-bundled");
+  assert.ok(existsSync(join(etc, "node_modules", "sov-plugin-dest-bundled", "node_modules", "@sov", "core", "index.js")), "npm installed the stale copy");
   const res = fx.run(["run"]);
   assert.equal(res.code, 0, res.stderr + res.stdout);
   assert.match(res.stdout, /bundled plugin sees 2\.0 KiB/);
@@ -130,17 +135,8 @@ test("a plugin installed with its own stale copy of @sov/core gets the running c
 
 test("as root, an installed plugin whose entry file is mode 0666 is refused (exit 2), nothing read or written", (t) => {
   if (!needTools(t, "age-keygen", "npm") || !needRoot(t)) return;
-  const fx = makeFixture(t, "npm-loose");
-  const author = join(fx.dir, "author");
-  writeStaleCorePlugin(author);
-  const etc = join(fx.dir, "etc");
-  npm(etc, "install", pack(author, fx.dir));
-  const entry = join(etc, "node_modules", "sov-plugin-dest-bundled", "dist", "index.js");
-  chmodSync(entry, 0o666);
-  const out = join(fx.dir, "bundled");
-  fx.writeV2Config(`destinations:
-  - { name: bundled, plugin: sov-plugin-dest-bundled, dir: ${out} }
-`);
+  const { fx, etc, out } = installBundledPlugin(t, "npm-loose");
+  chmodSync(join(etc, "node_modules", "sov-plugin-dest-bundled", "dist", "index.js"), 0o666);
   const res = fx.run(["run"]);
   assert.equal(res.code, 2, res.stderr + res.stdout);
   assert.match(res.stderr, /plugin sov-plugin-dest-bundled: file .*index\.js is writable by group or others \(mode 666\)/);

@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, 
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { ageKeypair, needRoot, needTools, scratch, SOV_BIN } from "../helpers.js";
+import { DIRECTORY_DESTINATION_IMPORTS, DIRECTORY_DESTINATION_JS } from "./js-destination.js";
 
 interface PluginShape {
   importThrows?: boolean;
@@ -33,15 +34,14 @@ const FOREIGN_CONFIG_ERROR = `class SovError extends Error { constructor(m, exit
       throw new ConfigError("destination " + ctx.instance + ": key file /nonexistent is missing");`;
 
 /**
- * A self-contained destination plugin module (no imports of @sov/core, as a package installed in
- * the config directory would be): a directory, tmp-then-link on commit. `describe()` says which
- * file was loaded, so `sov list` shows where it resolved from.
+ * A destination plugin module as it would be installed: a directory, tmp-then-link on commit.
+ * `describe()` says which file was loaded, so `sov list` shows where it resolved from.
  */
 function pluginModule(name: string, shape: PluginShape = {}): string {
   const schema = shape.schema ?? { type: "object", required: ["dir"], properties: { dir: { type: "string", minLength: 1 } }, additionalProperties: false };
-  return `import { createReadStream, createWriteStream, linkSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+  return `${DIRECTORY_DESTINATION_IMPORTS}
 ${shape.importThrows ? 'throw new Error("boom on import");' : ""}
+${DIRECTORY_DESTINATION_JS}
 const NAME = ${JSON.stringify(name)};
 const plugin = {
   name: NAME,
@@ -52,26 +52,8 @@ const plugin = {
     hooks.destination.tapPromise(NAME, async (destinations) => {
       ${shape.tapThrows ? 'throw new Error("boom in the destination hook");' : ""}
       ${shape.tapThrowsForeignConfigError ? FOREIGN_CONFIG_ERROR : ""}
-      const dir = options.dir;
-      const ref = (n) => ({ destination: ctx.instance, name: n, location: join(dir, n), size: statSync(join(dir, n)).size });
-      destinations.add({
-        name: ${shape.addName ? JSON.stringify(shape.addName) : "ctx.instance"},
-        describe: () => ["loaded from " + import.meta.url],
-        open: async () => void mkdirSync(dir, { recursive: true, mode: 0o700 }),
-        stage: async (archive) => {
-          const tmp = join(dir, archive + ".tmp");
-          const writable = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
-          return {
-            writable,
-            commit: async () => { linkSync(tmp, join(dir, archive)); unlinkSync(tmp); return ref(archive); },
-            abort: async () => { writable.destroy(); try { unlinkSync(tmp); } catch {} },
-          };
-        },
-        list: async () => readdirSync(dir).filter((n) => n.endsWith(".age")).map(ref),
-        remove: async (a) => unlinkSync(join(dir, a.name)),
-        read: (a) => createReadStream(join(dir, a.name)),
-        close: async () => {},
-      });
+      const destination = directoryDestination(${shape.addName ? JSON.stringify(shape.addName) : "ctx.instance"}, options.dir);
+      destinations.add({ ...destination, describe: () => ["loaded from " + import.meta.url] });
     });
   },
 };
