@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ValidateFunction } from "ajv";
 import { compileSchema, validateOrThrow } from "./config/ajv.js";
 import type { PluginBlock } from "./config/load.js";
@@ -7,7 +7,7 @@ import type { YamlConfigDocument } from "./config/yaml-document.js";
 import { ConfigError, errorMessage } from "./errors.js";
 import type { ArchiveDecoder, PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
 import { resolvePluginPackage } from "./resolve-package.js";
-import { shareRunningCore } from "./share-core.js";
+import { shareRunningCoreWith } from "./share-core.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
 /** Short names for the plugins sov ships. They resolve exactly like any third-party package. */
@@ -44,7 +44,7 @@ export async function loadPlugin(spec: string, configDir: string, expected: Stag
   } else {
     url = pathToFileURL(await resolvePluginPackage(from, configDir)).href;
   }
-  shareRunningCore();
+  await shareRunningCoreWith(fileURLToPath(url));
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;
