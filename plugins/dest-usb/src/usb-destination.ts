@@ -5,6 +5,7 @@ import type { Readable } from "node:stream";
 import { DirectoryStore, type ArchiveStore, type ByteRange, type Logger, type ObjectWrite, type StoredObject, type StoreFeatures } from "@sov/core";
 import { findDeviceByLabel, type BlockDevice } from "./device.js";
 import { isReadOnly, mountAt, readMountInfo, type MountEntry } from "./mountinfo.js";
+import { mountedBySov, removeMountMarker, writeMountMarker } from "./mount-marker.js";
 import { MOUNT_OPTIONS, mountDevice, syncFilesystem, unmount } from "./mounter.js";
 import type { ResolvedUsbOptions } from "./options.js";
 import { explainStickError, stickObjectWrite } from "./stick-write.js";
@@ -36,6 +37,8 @@ export class UsbDestination implements ArchiveStore {
     readonly name: string,
     readonly options: ResolvedUsbOptions,
     private readonly log: Logger,
+    /** Where notes of sov's own mounts are kept (see mount-marker.ts). */
+    private readonly markerDir: string,
   ) {
     this.features = { publish: "rename", removable: { mountPoint: options.mount }, needsOpen: true };
   }
@@ -114,6 +117,7 @@ export class UsbDestination implements ArchiveStore {
     const current = mountAt(await readMountInfo(), root);
     if (!current || !isDevice(current, device)) {
       this.log.warn(`${root} is no longer mounted (was the stick pulled out?); nothing to unmount`);
+      await removeMountMarker(this.markerDir, root);
       return;
     }
     const synced = await syncFilesystem(root);
@@ -122,6 +126,7 @@ export class UsbDestination implements ArchiveStore {
     if (!res.ok) {
       throw new Error(`could not unmount ${root}: ${res.message}; it stays mounted: unmount it by hand (umount ${root}) before pulling the stick`);
     }
+    await removeMountMarker(this.markerDir, root);
     this.log.info(`unmounted ${root}`);
   }
 
@@ -152,6 +157,11 @@ export class UsbDestination implements ArchiveStore {
 
     if (atMountPoint && isDevice(atMountPoint, device)) {
       checkUsable(atMountPoint, stick, this.log);
+      const marker = await mountedBySov(this.markerDir, device, mountPoint);
+      if (marker && marker.pid !== process.pid && !isAlive(marker.pid)) {
+        this.log.warn(`${stick} is still mounted at ${mountPoint} by an interrupted sov run (pid ${marker.pid}); using it and unmounting it at the end`);
+        return { device, root: mountPoint, mountedByUs: true };
+      }
       this.log.info(`${stick} is already mounted at ${mountPoint}; using it and leaving it mounted`);
       return { device, root: mountPoint, mountedByUs: false };
     }
@@ -183,6 +193,9 @@ export class UsbDestination implements ArchiveStore {
       await this.close().catch((err: Error) => this.log.warn(err.message));
       throw new Error(`${stick} mounted read-only at ${mountPoint} (a write-protect switch, or filesystem errors: run fsck)`);
     }
+    await writeMountMarker(this.markerDir, device, mountPoint).catch((err: Error) => {
+      this.log.warn(`could not note the mount in ${this.markerDir} (${err.message}); if this run is killed, unmount ${mountPoint} by hand`);
+    });
     this.log.info(`mounted ${stick} at ${mountPoint}`);
     return attachment;
   }
@@ -198,6 +211,16 @@ export class UsbDestination implements ArchiveStore {
       if (!st.isDirectory()) throw new Error(`${path} on the stick is not a directory`);
     }
     return join(root, this.options.subdir);
+  }
+}
+
+/** Whether the run that noted a mount still lives (a `--once` run beside the timer's). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
