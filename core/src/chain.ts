@@ -4,6 +4,8 @@ import { createStageHooks } from "./hooks.js";
 import { applyPlugin, loadPlugin, validatePluginOptions } from "./loader.js";
 import type { Logger } from "./log.js";
 import type { ArchiveSource, Compressor, Destination, Encryptor, RunInfo, Stage, StageHooks } from "./plugin.js";
+import { adoptDestination, checkLocalPaths } from "./staging/index.js";
+import type { ArchiveStore } from "./storage.js";
 
 /** A config turned into live stage objects, ready to run; building it reads no source data. */
 export interface Chain {
@@ -12,9 +14,20 @@ export interface Chain {
   readonly source: ArchiveSource;
   readonly compressor: Compressor | null;
   readonly encryptor: Encryptor;
-  readonly destinations: ReadonlyArray<{ readonly block: DestinationBlock; readonly destination: Destination }>;
+  readonly destinations: ReadonlyArray<ChainDestination>;
   /** `plugin name <- where it was loaded from` for each stage, for `sov list`. */
   readonly plugins: ReadonlyArray<{ stage: Stage; instance: string; name: string; from: string }>;
+}
+
+/** A configured destination, as the run, prune taps and restore use it. */
+export interface ChainDestination {
+  readonly block: DestinationBlock;
+  /** The plugin package that provided it: contract errors name it. */
+  readonly plugin: string;
+  /** Staged, listed and checked by the core (its staging over the store, or a checked 0.1 destination). */
+  readonly destination: Destination;
+  /** The storage contract's view: the plugin's `ArchiveStore`, or a read-only view of a 0.1 destination. */
+  readonly store: ArchiveStore;
 }
 
 /**
@@ -55,13 +68,16 @@ export async function buildChain(
   const encryptor = await asConfigError(hooks.encrypt.promise(run));
   if (!encryptor) throw new ConfigError("the encrypt plugin provided no encryptor: sov never writes plaintext archives");
 
-  const collected: Destination[] = [];
+  const collected: Array<ArchiveStore | Destination> = [];
   await asConfigError(hooks.destination.promise({ add: (d) => void collected.push(d) }, run));
   const destinations = selected.map((block) => {
-    const destination = collected.find((d) => d.name === block.name);
-    if (!destination) throw new ConfigError(`destination ${block.name}: its plugin added no destination named '${block.name}'`);
-    return { block, destination };
+    const added = collected.find((d) => d.name === block.name);
+    if (!added) throw new ConfigError(`destination ${block.name}: its plugin added no destination named '${block.name}'`);
+    const plugin = plugins.find((p) => p.stage === "destination" && p.instance === block.name)!.name;
+    const adopted = adoptDestination(added, { plugin, log: log.child(block.name), host: run.host, uploadsAbandonedBefore: () => run.lockedAt });
+    return { block, plugin, ...adopted };
   });
+  await checkLocalPaths(destinations);
   if (destinations.length === 0) throw new ConfigError("no destination selected");
   return { config, hooks, source, compressor, encryptor, destinations, plugins };
 }

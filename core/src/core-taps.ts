@@ -48,6 +48,10 @@ async function applyRetention(chain: Chain, info: PruneInfo, log: Logger): Promi
     try {
       const expired = selectExpired(await destination.list(), block.retention, chain.config.host, written.name, info.run.startedAt);
       for (const { archive, reason } of expired) {
+        if (archive.lockedUntil && archive.lockedUntil.getTime() > Date.now()) {
+          log.info(`kept ${archive.location} (${reason}), locked until ${archive.lockedUntil.toISOString()}`);
+          continue;
+        }
         await destination.remove(archive);
         info.pruned.push(archive);
         log.info(`pruned ${archive.location} (${reason})`);

@@ -19,6 +19,8 @@ export class Fanout extends Writable {
   /** SHA-256 of everything written, for the checksum sidecars (`sov verify --storage`). */
   private readonly hash = createHash("sha256");
   sha256: string | null = null;
+  /** Bytes written to every target, for the core's size checks at commit. */
+  bytes = 0;
 
   constructor(
     readonly targets: FanoutTarget[],
@@ -49,7 +51,10 @@ export class Fanout extends Writable {
   }
 
   private async writeToAll(chunks: Buffer[]): Promise<void> {
-    for (const chunk of chunks) this.hash.update(chunk);
+    for (const chunk of chunks) {
+      this.hash.update(chunk);
+      this.bytes += chunk.length;
+    }
     const waits: Promise<void>[] = [];
     for (const target of this.live()) {
       let full = false;

@@ -1,6 +1,7 @@
 import type { Readable, Transform, Writable } from "node:stream";
 import type { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook } from "tapable";
 import type { Logger } from "./log.js";
+import type { ArchiveStore } from "./storage.js";
 
 /**
  * The six hook points. A run calls `source`, `compress`, `encrypt` and `destination` while the
@@ -15,6 +16,8 @@ export interface RunInfo {
   readonly host: string;
   readonly startedAt: Date;
   readonly dryRun: boolean;
+  /** When this run took the lock (absent in a dry run and with `--once`). */
+  readonly lockedAt?: Date;
   /** Aborted on SIGINT/SIGTERM or when the pipeline fails; long work should stop when it fires. */
   readonly signal: AbortSignal;
 }
@@ -74,6 +77,8 @@ export interface ArchiveRef {
   /** Where a person finds it (an absolute path, an sftp:// address). */
   readonly location: string;
   readonly size: number;
+  /** For stores with `features.objectLock`: until when the archive cannot be removed (prune skips it). */
+  readonly lockedUntil?: Date;
 }
 
 /**
@@ -96,9 +101,14 @@ export interface StagedWrite {
 export interface ArchiveMeta {
   /** Lower-case hex SHA-256 of the archive's bytes (the ciphertext). */
   readonly sha256: string;
+  /** The bytes the core wrote; a destination's stored size must equal it. */
+  readonly size?: number;
 }
 
-/** The `destination` stage's product. The core owns when archives appear and when they are pruned. */
+/**
+ * The 0.1 `destination` product, and what the core hands the run, prune taps and restore: for an
+ * `ArchiveStore` the core's staging implements it. Deprecated for plugins: add an `ArchiveStore`.
+ */
 export interface Destination {
   /** The configured name, used by `--target` and in logs. */
   readonly name: string;
@@ -118,7 +128,8 @@ export interface Destination {
 }
 
 export interface DestinationCollector {
-  add(destination: Destination): void;
+  /** An `ArchiveStore` (the storage contract), or a 0.1 `Destination` (deprecated, still checked). */
+  add(destination: ArchiveStore | Destination): void;
 }
 
 /** What the `prune` hook is told: only destinations that committed this run's archive. */

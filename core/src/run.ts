@@ -95,6 +95,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   }
 
   const lock = opts.once ? null : await acquireLock(env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, log);
+  if (lock) (run as { lockedAt?: Date }).lockedAt = new Date();
   try {
     return await runLocked(chain, name, run, controller, log, opts.progress);
   } finally {
@@ -167,13 +168,13 @@ async function runLocked(
       pipelineError = "no destination could be opened; nothing was read";
     } else {
       const stopProgress = progress ? progress(stats) : () => {};
-      let sha256: string | null = null;
+      let written: { sha256: string; size: number } | null = null;
       try {
-        ({ error: pipelineError, sha256 } = await streamArchive(chain, writing, controller, log));
+        ({ error: pipelineError, written } = await streamArchive(chain, writing, controller, log));
       } finally {
         stopProgress();
       }
-      await settle(writing, pipelineError, sha256, log);
+      await settle(writing, pipelineError, written, log);
     }
     committed = active.filter((a) => a.archive);
     if (!pipelineError && committed.length === active.length) {
@@ -200,13 +201,13 @@ async function runLocked(
   return finish(active, pruned, counts, pipelineError ?? (ok ? undefined : "not every destination committed"));
 }
 
-/** Source → compress → encrypt → every staged write. Returns why it failed, or the checksum. */
+/** Source → compress → encrypt → every staged write. Returns why it failed, or the checksum and size. */
 async function streamArchive(
   chain: Chain,
   writing: ActiveDestination[],
   controller: AbortController,
   log: Logger,
-): Promise<{ error?: string; sha256: string | null }> {
+): Promise<{ error?: string; written: { sha256: string; size: number } | null }> {
   const targets = writing.map((a) => (a.target = { name: a.name, writable: a.staged!.writable }));
   const fanout = new Fanout(targets, (target, err) => {
     const a = writing.find((w) => w.target === target)!;
@@ -228,26 +229,33 @@ async function streamArchive(
       fanout,
     ];
     await pipeline(stages as unknown as Parameters<typeof pipeline>[0][], { signal: controller.signal } as never);
-    return { sha256: fanout.sha256 };
+    return { written: fanout.sha256 ? { sha256: fanout.sha256, size: fanout.bytes } : null };
   } catch (err) {
     const interrupted = controller.signal.aborted;
     controller.abort(err);
     const reason = interrupted ? "interrupted by a signal" : errorMessage(err);
     log.error(`backup failed: ${reason}`);
-    return { error: reason, sha256: null };
+    return { error: reason, written: null };
   }
 }
 
-/** Commit every healthy staged write after a clean pipeline; abort all of them otherwise. */
-async function settle(writing: ActiveDestination[], pipelineError: string | undefined, sha256: string | null, log: Logger): Promise<void> {
+/**
+ * Commit every healthy staged write after a clean pipeline; abort all of them otherwise. The
+ * core's checks run inside commit() and abort(): a destination that broke the storage contract
+ * fails here with its plugin named, and so the run fails and does not prune.
+ */
+async function settle(writing: ActiveDestination[], pipelineError: string | undefined, written: { sha256: string; size: number } | null, log: Logger): Promise<void> {
   for (const a of writing) {
     if (pipelineError || a.error) {
-      await a.staged!.abort().catch((err) => log.warn(`destination ${a.name}: abort: ${errorMessage(err)}`));
       a.error ??= pipelineError;
+      await a.staged!.abort().catch((err) => {
+        a.error = `abort failed: ${errorMessage(err)}`;
+        log.error(`destination ${a.name}: ${a.error}`);
+      });
       continue;
     }
     try {
-      a.archive = await a.staged!.commit(sha256 ? { sha256 } : undefined);
+      a.archive = await a.staged!.commit(written ?? undefined);
       log.info(`wrote ${a.archive.location} (${formatBytes(a.archive.size)})`);
     } catch (err) {
       a.error = `commit failed: ${errorMessage(err)}`;

@@ -83,7 +83,7 @@ export interface StoredObject {
   readonly lockedUntil?: Date;
 }
 
-/** A half-open byte range: `start` inclusive, `end` exclusive. */
+/** A half-open byte range: `start` inclusive, `end` exclusive; the core never asks for an empty one. */
 export interface ByteRange {
   readonly start: number;
   readonly end: number;

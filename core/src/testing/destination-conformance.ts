@@ -7,6 +7,9 @@ import { describe, it } from "node:test";
 import { archiveName, parseArchiveName } from "../archive-name.js";
 import { errorMessage } from "../errors.js";
 import type { ArchiveRef, Destination, StagedWrite } from "../plugin.js";
+import { isArchiveStore, isNameTaken, StagedStore } from "../staging/index.js";
+import type { ArchiveStore } from "../storage.js";
+import { createRecordingLogger } from "./plugin-harness.js";
 
 /** What a check tells `makeDestination`, so each check can get its own empty store. */
 export interface ConformanceCheckInfo {
@@ -52,7 +55,8 @@ export interface ConformanceCheck {
   run(): Promise<void>;
 }
 
-type MakeDestination = (info: ConformanceCheckInfo) => Promise<Destination>;
+/** A destination as sov gets it: an `ArchiveStore` (the core's staging is put around it) or a 0.1 `Destination`. */
+type MakeDestination = (info: ConformanceCheckInfo) => Promise<Destination | ArchiveStore>;
 
 /**
  * Registers the destination conformance suite with node:test: one `describe(label)` holding one
@@ -79,7 +83,7 @@ export function destinationConformance(label: string, makeDestination: MakeDesti
 export function destinationChecks(makeDestination: MakeDestination, opts: DestinationConformanceOptions = {}): ConformanceCheck[] {
   const host = opts.host ?? "conformance";
   const largeBytes = opts.largeBytes ?? 3 * 1024 * 1024;
-  const definitions: Array<{ title: string; needsRaw?: "names" | "put"; body: (k: Kit) => Promise<void> }> = [
+  const definitions: Array<{ title: string; needsRaw?: "names" | "put"; needsStore?: boolean; body: (k: Kit) => Promise<void> }> = [
     { title: "open() then close() is safe; describe() gives lines; an empty store lists nothing", body: checkOpenClose },
     { title: "a staged write is invisible until commit, then listed with its size and read back byte-identical", body: (k) => checkStagedRoundTrip(k, largeBytes) },
     { title: "committing the same name twice never overwrites: the second gets a -N name", body: checkNoOverwrite },
@@ -93,6 +97,8 @@ export function destinationChecks(makeDestination: MakeDestination, opts: Destin
     { title: "list() ignores foreign files planted in the store", needsRaw: "put", body: checkForeignFiles },
     { title: "names that are not archive names are refused by stage() and remove()", body: checkNameSafety },
     { title: "read() of an archive that does not exist fails instead of hanging", body: checkReadMissing },
+    { title: "store: stat() is null for a missing object, remove() of one resolves, read() returns exact byte ranges", needsStore: true, body: checkStorePrimitives },
+    { title: "store: writeTemporary() is exclusive and publish() never replaces (NameTakenError)", needsStore: true, body: checkStoreNoReplace },
   ];
   return definitions.map((def, index) => {
     const info: ConformanceCheckInfo = { check: def.title, index };
@@ -101,9 +107,12 @@ export function destinationChecks(makeDestination: MakeDestination, opts: Destin
       title: def.title,
       ...(skip ? { skip } : {}),
       run: async () => {
-        const destination = await makeDestination(info);
+        const made = await makeDestination(info);
+        const destination = isArchiveStore(made) ? new StagedStore(made, { plugin: "conformance", log: createRecordingLogger() }) : made;
+        const store = destination instanceof StagedStore ? destination.store : undefined;
+        if (def.needsStore && !store) return; // a 0.1 Destination has no store primitives to check
         const raw = opts.raw?.(info);
-        const kit = new Kit(destination, raw, host, index);
+        const kit = new Kit(destination, raw, host, index, store);
         await destination.open();
         try {
           await kit.expectEmpty("before the check (makeDestination must give an empty store)");
@@ -124,6 +133,7 @@ class Kit {
     readonly raw: RawStorage | undefined,
     readonly host: string,
     private readonly index: number,
+    readonly store: ArchiveStore | undefined,
   ) {}
 
   /** A fresh, valid archive name: a distinct timestamp per check and per call. */
@@ -387,4 +397,46 @@ async function checkReadMissing(k: Kit): Promise<void> {
     return;
   }
   assert.fail(`read() of the missing ${name} must fail`);
+}
+
+async function checkStorePrimitives(k: Kit): Promise<void> {
+  const store = k.store!;
+  const missing = k.name();
+  assert.equal(await store.stat(missing), null, "stat() of a missing object must be null");
+  await store.remove(missing); // must resolve
+  const data = randomBytes(100_000);
+  const ref = await k.commitBytes(k.name(), data);
+  const found = await store.stat(ref.name);
+  assert.equal(found?.size, data.length, "stat() reports the stored size");
+  for (const [start, end] of [[0, 1], [1, 65_537], [99_999, 100_000], [0, 100_000]] as const) {
+    assertSameBytes(await collect(store.read(ref.name, { start, end }), `read(${ref.name}, [${start}, ${end}))`), data.subarray(start, end), `read() of [${start}, ${end})`);
+  }
+}
+
+async function checkStoreNoReplace(k: Kit): Promise<void> {
+  const store = k.store!;
+  if (store.features.publish !== "rename") return;
+  const first = randomBytes(3000);
+  const ref = await k.commitBytes(k.name(), first);
+  const temporary = `${ref.name}.conformance.1-0.tmp`;
+  const write = await store.writeTemporary!(temporary);
+  write.writable.on("error", () => {});
+  let refused = false;
+  try {
+    await store.writeTemporary!(temporary);
+  } catch (err) {
+    refused = !!err;
+  }
+  assert.ok(refused, "writeTemporary() of a name that exists must fail, not reuse or truncate it");
+  write.writable.end(randomBytes(10));
+  await finished(write.writable);
+  await rejects(store.publish!(temporary, ref.name), "publish() onto an existing archive");
+  try {
+    await store.publish!(temporary, ref.name);
+  } catch (err) {
+    assert.ok(isNameTaken(err), `publish() onto an existing name must throw NameTakenError, got: ${errorMessage(err)}`);
+  }
+  assertSameBytes(await k.readAll(ref), first, "the existing archive after a refused publish()");
+  await write.discard();
+  assert.deepEqual((await store.list()).map((o) => o.name), [ref.name], "discard() removes the temporary");
 }

@@ -19,6 +19,7 @@ export {
   createRecordingLogger,
   createRunInfo,
   destinationFromPlugin,
+  storeFromPlugin,
   type RecordingLogger,
 } from "./plugin-harness.js";
 export { hasTool, needRoot, needTools } from "./tools.js";

@@ -3,6 +3,8 @@ import { errorMessage } from "../errors.js";
 import { createStageHooks } from "../hooks.js";
 import type { Logger } from "../log.js";
 import type { Destination, PluginContext, RunInfo, SovPlugin, StageHooks } from "../plugin.js";
+import { adoptDestination, checkStoreShape, isArchiveStore } from "../staging/index.js";
+import type { ArchiveStore } from "../storage.js";
 
 /** A logger that keeps every line in memory, so a test can assert on what a plugin logged. */
 export interface RecordingLogger extends Logger {
@@ -101,8 +103,9 @@ export function applyPluginForTest<O>(plugin: SovPlugin<O>, options: unknown, ct
 
 /**
  * A destination plugin's Destination, got exactly the way the core gets it: options checked,
- * `apply()` run, the `destination` hook called with a collector, and the destination whose
- * name is `ctx.instance` picked (the core refuses a plugin that adds none under that name).
+ * `apply()` run, the `destination` hook called with a collector, the destination whose name is
+ * `ctx.instance` picked (the core refuses a plugin that adds none under that name), and, for an
+ * `ArchiveStore`, the core's staging and run-time checks around it, as in a run.
  */
 export async function destinationFromPlugin<O>(
   plugin: SovPlugin<O>,
@@ -112,7 +115,24 @@ export async function destinationFromPlugin<O>(
 ): Promise<Destination> {
   checkPluginShape(plugin, "destination");
   const { hooks, ctx: context } = applyPluginForTest(plugin, options, ctx);
-  const added: Destination[] = [];
+  return adoptDestination(await addedDestination(plugin, hooks, context, run), { plugin: plugin.name, log: context.log, host: context.host }).destination;
+}
+
+/**
+ * The `ArchiveStore` a destination plugin adds, as the plugin made it (no core staging around
+ * it), for tests of the store itself. Throws for a plugin that adds a 0.1 `Destination`.
+ */
+export async function storeFromPlugin<O>(plugin: SovPlugin<O>, options: unknown, ctx: Partial<PluginContext> = {}, run: Partial<RunInfo> = {}): Promise<ArchiveStore> {
+  checkPluginShape(plugin, "destination");
+  const { hooks, ctx: context } = applyPluginForTest(plugin, options, ctx);
+  const added = await addedDestination(plugin, hooks, context, run);
+  if (!isArchiveStore(added)) throw new Error(`plugin ${plugin.name} adds a 0.1 Destination, not an ArchiveStore`);
+  checkStoreShape(added, plugin.name);
+  return added;
+}
+
+async function addedDestination<O>(plugin: SovPlugin<O>, hooks: StageHooks, context: PluginContext, run: Partial<RunInfo>): Promise<ArchiveStore | Destination> {
+  const added: Array<ArchiveStore | Destination> = [];
   await hooks.destination.promise({ add: (d) => void added.push(d) }, createRunInfo({ host: context.host, ...run }));
   const destination = added.find((d) => d.name === context.instance);
   if (!destination) {

@@ -26,6 +26,8 @@ export class RemoteFileWritable extends Writable {
     private readonly handle: Buffer,
     /** What the errors call it: the archive's name. */
     private readonly path: string,
+    /** Runs once every byte is acknowledged, before 'finish' (fsync and close the handle). */
+    private readonly beforeFinish: () => Promise<void> = async () => {},
   ) {
     super({ highWaterMark: 1 << 20 });
     this.unsubscribe = conn.onClose((err) => this.fail(new Error(`upload of ${path} broke off: ${err.message}`)));
@@ -40,11 +42,13 @@ export class RemoteFileWritable extends Writable {
   }
 
   override _final(callback: (err?: Error | null) => void): void {
-    this.settle(0).then(() => {
-      // Every byte is acknowledged: the connection closing from now on is commit()'s business.
-      this.unsubscribe();
-      callback();
-    }, callback);
+    this.settle(0)
+      .then(() => this.beforeFinish())
+      .then(() => {
+        // Every byte is acknowledged and durable: the connection closing from now on is the publish's business.
+        this.unsubscribe();
+        callback();
+      }, callback);
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {

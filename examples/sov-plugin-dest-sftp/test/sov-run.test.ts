@@ -225,7 +225,7 @@ test("a server that drops the connection mid-upload: no archive under a final na
   assert.equal(after.length, 2, `one archive and its checksum, no leftovers: ${after.join()}`);
   assert.ok(parseArchiveName(after[0]!));
   assert.equal(after[1], `${after[0]}.sha256`);
-  if (remote.length > 0) assert.match(again.stderr, /removed .*\.tmp, an upload left by an interrupted run/);
+  if (remote.length > 0) assert.match(again.stderr, /removed .*\.tmp, left by an interrupted run/);
 });
 
 test("an unreachable SFTP server fails only that destination: the local copy commits, nothing is pruned, exit 1", async (t) => {

@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { ConfigError, definePlugin, DirectoryStore, type Destination, type Logger } from "@sov/core";
+import { ConfigError, definePlugin, DirectoryStore, type ArchiveStore, type Logger } from "@sov/core";
 
 export const PLUGIN_NAME = "@sov/dest-local";
 
@@ -15,21 +15,13 @@ const optionsSchema = {
   additionalProperties: false,
 };
 
-/** A directory on this host. The core's DirectoryStore does the tmp-then-rename and fsyncs. */
-export function localDestination(name: string, options: LocalOptions, log: Logger): Destination {
+/**
+ * A directory on this host: the core's DirectoryStore as it is. The core stages, publishes,
+ * keeps sidecars and checks the directory's owner and mode (features.localPath).
+ */
+export function localDestination(name: string, options: LocalOptions, log: Logger): ArchiveStore {
   if (!isAbsolute(options.path)) throw new ConfigError(`destination ${name}: path ${options.path} must be absolute`);
-  const store = new DirectoryStore(options.path, name, log);
-  return {
-    name,
-    describe: () => [`directory ${options.path}`],
-    open: () => store.prepare(),
-    stage: (archiveName) => store.stage(archiveName),
-    list: () => store.list(),
-    remove: (archive) => store.remove(archive),
-    read: (archive) => store.read(archive),
-    readChecksum: (archive) => store.readChecksum(archive),
-    close: async () => {},
-  };
+  return new DirectoryStore(options.path, name, log);
 }
 
 export default definePlugin<LocalOptions>({

@@ -1,5 +1,6 @@
-import { definePlugin, type Destination, type Logger } from "@sov/core";
+import { definePlugin, type ArchiveStore, type Logger } from "@sov/core";
 import { optionsSchema, resolveUsbOptions, type UsbOptions } from "./options.js";
+import { markerDirectory } from "./mount-marker.js";
 import { UsbDestination } from "./usb-destination.js";
 
 export const PLUGIN_NAME = "@sov/dest-usb";
@@ -11,8 +12,8 @@ export { MOUNT_OPTIONS } from "./mounter.js";
 export { UsbDestination } from "./usb-destination.js";
 
 /** A USB stick found by label; `env` supplies `$SOVEREIGN_BACKUP_USB_MOUNT` when `mount` is unset. */
-export function usbDestination(name: string, options: UsbOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Destination {
-  return new UsbDestination(name, resolveUsbOptions(name, options, env), log);
+export function usbDestination(name: string, options: UsbOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): ArchiveStore {
+  return new UsbDestination(name, resolveUsbOptions(name, options, env), log, markerDirectory(env));
 }
 
 export default definePlugin<UsbOptions>({

@@ -1,5 +1,5 @@
 import { readdir, unlink, type FileHandle } from "node:fs/promises";
-import type { ArchiveMeta, ArchiveRef, Logger, StagedWrite } from "@sov/core";
+import type { Logger, ObjectWrite } from "@sov/core";
 
 /** What a failed write to a stick usually means, added to the error the run reports. */
 const WRITE_ERROR_HINTS: Readonly<Record<string, string>> = {
@@ -20,7 +20,6 @@ export function explainStickError<E>(err: E): E {
 }
 
 export interface StickWriteContext {
-  readonly archiveName: string;
   readonly log: Logger;
   /** Why the stick can no longer be written through its mount point, or undefined if it still can. */
   goneReason(): Promise<string | undefined>;
@@ -29,51 +28,31 @@ export interface StickWriteContext {
 }
 
 /**
- * The DirectoryStore's staged write, plus what a removable medium needs: errors that say what
- * happened to the stick, no commit once the stick has left its mount point (the link would
- * resolve on the host's disk), and the temporary file removed through a directory handle when
- * its path no longer reaches it.
+ * A temporary file on the stick, plus what a removable medium needs: errors that say what
+ * happened to the stick, and the temporary removed through a directory handle when the stick
+ * was unmounted under the run (the path would then reach the host's empty mount point).
  */
-export class StickStagedWrite implements StagedWrite {
-  constructor(
-    private readonly inner: StagedWrite,
-    private readonly ctx: StickWriteContext,
-  ) {
-    // Ahead of the core's listener, so the run's summary says what a failed write means here.
-    inner.writable.prependListener("error", explainStickError);
-  }
+export function stickObjectWrite(inner: ObjectWrite, temporaryName: string, ctx: StickWriteContext): ObjectWrite {
+  // Ahead of the core's listener, so the run's summary says what a failed write means here.
+  inner.writable.prependListener("error", explainStickError);
+  return {
+    writable: inner.writable,
+    discard: async () => {
+      await inner.discard().catch(() => {});
+      if (await ctx.goneReason()) await removeDetached(temporaryName, ctx);
+    },
+  };
+}
 
-  get writable() {
-    return this.inner.writable;
-  }
-
-  async commit(meta?: ArchiveMeta): Promise<ArchiveRef> {
-    const gone = await this.ctx.goneReason();
-    if (gone) {
-      await this.abort();
-      throw new Error(`${gone}; nothing was committed on it`);
-    }
-    return this.inner.commit(meta).catch((err: unknown) => Promise.reject(explainStickError(err)));
-  }
-
-  async abort(): Promise<void> {
-    await this.inner.abort();
-    if (await this.ctx.goneReason()) await this.removeDetachedTemporary();
-  }
-
-  /** The store's own cleanup unlinks by path, which misses a stick that was unmounted under us. */
-  private async removeDetachedTemporary(): Promise<void> {
-    const dir = this.ctx.directory;
-    if (!dir) return;
-    const viaHandle = `/proc/self/fd/${dir.fd}`;
-    try {
-      const mine = (await readdir(viaHandle)).filter((n) => n.startsWith(`${this.ctx.archiveName}.`) && n.endsWith(`.${process.pid}.tmp`));
-      for (const name of mine) {
-        await unlink(`${viaHandle}/${name}`);
-        this.ctx.log.info(`removed ${name} from the detached stick`);
-      }
-    } catch (err) {
-      this.ctx.log.warn(`could not remove the temporary file from the detached stick (${(err as Error).message}); the next run removes it`);
-    }
+async function removeDetached(temporaryName: string, ctx: StickWriteContext): Promise<void> {
+  const dir = ctx.directory;
+  if (!dir) return;
+  const viaHandle = `/proc/self/fd/${dir.fd}`;
+  try {
+    if (!(await readdir(viaHandle)).includes(temporaryName)) return;
+    await unlink(`${viaHandle}/${temporaryName}`);
+    ctx.log.info(`removed ${temporaryName} from the detached stick`);
+  } catch (err) {
+    ctx.log.warn(`could not remove ${temporaryName} from the detached stick (${(err as Error).message}); the next run removes it`);
   }
 }

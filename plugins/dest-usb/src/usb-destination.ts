@@ -2,12 +2,13 @@ import { constants as fsc } from "node:fs";
 import { lstat, mkdir, open, readdir, realpath, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import type { Readable } from "node:stream";
-import { DirectoryStore, type ArchiveRef, type Destination, type Logger, type StagedWrite } from "@sov/core";
+import { DirectoryStore, type ArchiveStore, type ByteRange, type Logger, type ObjectWrite, type StoredObject, type StoreFeatures } from "@sov/core";
 import { findDeviceByLabel, type BlockDevice } from "./device.js";
 import { isReadOnly, mountAt, readMountInfo, type MountEntry } from "./mountinfo.js";
+import { mountedBySov, removeMountMarker, writeMountMarker } from "./mount-marker.js";
 import { MOUNT_OPTIONS, mountDevice, syncFilesystem, unmount } from "./mounter.js";
 import type { ResolvedUsbOptions } from "./options.js";
-import { explainStickError, StickStagedWrite } from "./stick-write.js";
+import { explainStickError, stickObjectWrite } from "./stick-write.js";
 
 /** Where the stick's filesystem is reachable for this run, and whether this run mounted it. */
 interface Attachment {
@@ -18,11 +19,15 @@ interface Attachment {
 }
 
 /**
- * A USB stick found by filesystem label. `open()` finds it, mounts it (or uses the mount that is
- * already there) and prepares `<mount>/<subdir>`; the core's DirectoryStore does the
- * tmp-then-link, fsyncs and listing; `close()` syncs and unmounts only what `open()` mounted.
+ * A USB stick found by filesystem label, as an `ArchiveStore`. `open()` finds it, mounts it (or
+ * uses the mount that is already there) and prepares `<mount>/<subdir>`; a DirectoryStore there
+ * writes, links and lists; the core stages. What a removable medium adds: errors that say what
+ * happened to the stick, no publish once the stick has left its mount point (the link would
+ * land on the host's disk), a temporary removed through a directory handle when its path no
+ * longer reaches it, and `close()` syncing and unmounting only what `open()` mounted.
  */
-export class UsbDestination implements Destination {
+export class UsbDestination implements ArchiveStore {
+  readonly features: StoreFeatures;
   private attachment: Attachment | undefined;
   private store: DirectoryStore | undefined;
   /** Held while open, so a stick unmounted under the run can still be cleaned; closed before umount. */
@@ -32,7 +37,11 @@ export class UsbDestination implements Destination {
     readonly name: string,
     readonly options: ResolvedUsbOptions,
     private readonly log: Logger,
-  ) {}
+    /** Where notes of sov's own mounts are kept (see mount-marker.ts). */
+    private readonly markerDir: string,
+  ) {
+    this.features = { publish: "rename", removable: { mountPoint: options.mount }, needsOpen: true };
+  }
 
   describe(): string[] {
     const { label, mount, subdir, fsType } = this.options;
@@ -51,7 +60,7 @@ export class UsbDestination implements Destination {
     try {
       const dir = await this.archiveDirectory(this.attachment.root);
       const store = new DirectoryStore(dir, this.name, this.log);
-      await store.prepare();
+      await store.open();
       await assertOnStick(dir, this.attachment.root);
       this.directory = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
       this.store = store;
@@ -62,30 +71,39 @@ export class UsbDestination implements Destination {
     }
   }
 
-  async stage(archiveName: string): Promise<StagedWrite> {
-    const staged = await this.openStore().stage(archiveName).catch((err: unknown) => Promise.reject(explainStickError(err)));
-    return new StickStagedWrite(staged, {
-      archiveName,
+  list(): Promise<StoredObject[]> {
+    return this.openStore().list();
+  }
+
+  /** The core stats before it publishes: a stick gone from its mount point stops the commit here. */
+  async stat(name: string): Promise<StoredObject | null> {
+    const store = this.openStore();
+    const gone = await this.goneReason();
+    if (gone) throw new Error(`${gone}; nothing was committed on it`);
+    return store.stat(name);
+  }
+
+  read(name: string, range?: ByteRange): Readable {
+    return this.openStore().read(name, range);
+  }
+
+  remove(name: string): Promise<void> {
+    return this.openStore().remove(name);
+  }
+
+  async writeTemporary(temporaryName: string): Promise<ObjectWrite> {
+    const write = await this.openStore().writeTemporary(temporaryName).catch((err: unknown) => Promise.reject(explainStickError(err)));
+    return stickObjectWrite(write, temporaryName, {
       log: this.log,
       directory: this.directory,
       goneReason: () => this.goneReason(),
     });
   }
 
-  async list(): Promise<ArchiveRef[]> {
-    return this.openStore().list();
-  }
-
-  async remove(archive: ArchiveRef): Promise<void> {
-    return this.openStore().remove(archive);
-  }
-
-  read(archive: ArchiveRef): Readable {
-    return this.openStore().read(archive);
-  }
-
-  async readChecksum(archive: ArchiveRef): Promise<string | null> {
-    return this.openStore().readChecksum(archive);
+  async publish(temporaryName: string, finalName: string): Promise<void> {
+    const gone = await this.goneReason();
+    if (gone) throw new Error(`${gone}; nothing was committed on it`);
+    await this.openStore().publish(temporaryName, finalName).catch((err: unknown) => Promise.reject(explainStickError(err)));
   }
 
   async close(): Promise<void> {
@@ -99,6 +117,7 @@ export class UsbDestination implements Destination {
     const current = mountAt(await readMountInfo(), root);
     if (!current || !isDevice(current, device)) {
       this.log.warn(`${root} is no longer mounted (was the stick pulled out?); nothing to unmount`);
+      await removeMountMarker(this.markerDir, root);
       return;
     }
     const synced = await syncFilesystem(root);
@@ -107,6 +126,7 @@ export class UsbDestination implements Destination {
     if (!res.ok) {
       throw new Error(`could not unmount ${root}: ${res.message}; it stays mounted: unmount it by hand (umount ${root}) before pulling the stick`);
     }
+    await removeMountMarker(this.markerDir, root);
     this.log.info(`unmounted ${root}`);
   }
 
@@ -137,6 +157,11 @@ export class UsbDestination implements Destination {
 
     if (atMountPoint && isDevice(atMountPoint, device)) {
       checkUsable(atMountPoint, stick, this.log);
+      const marker = await mountedBySov(this.markerDir, device, mountPoint);
+      if (marker && marker.pid !== process.pid && !isAlive(marker.pid)) {
+        this.log.warn(`${stick} is still mounted at ${mountPoint} by an interrupted sov run (pid ${marker.pid}); using it and unmounting it at the end`);
+        return { device, root: mountPoint, mountedByUs: true };
+      }
       this.log.info(`${stick} is already mounted at ${mountPoint}; using it and leaving it mounted`);
       return { device, root: mountPoint, mountedByUs: false };
     }
@@ -168,6 +193,9 @@ export class UsbDestination implements Destination {
       await this.close().catch((err: Error) => this.log.warn(err.message));
       throw new Error(`${stick} mounted read-only at ${mountPoint} (a write-protect switch, or filesystem errors: run fsck)`);
     }
+    await writeMountMarker(this.markerDir, device, mountPoint).catch((err: Error) => {
+      this.log.warn(`could not note the mount in ${this.markerDir} (${err.message}); if this run is killed, unmount ${mountPoint} by hand`);
+    });
     this.log.info(`mounted ${stick} at ${mountPoint}`);
     return attachment;
   }
@@ -183,6 +211,16 @@ export class UsbDestination implements Destination {
       if (!st.isDirectory()) throw new Error(`${path} on the stick is not a directory`);
     }
     return join(root, this.options.subdir);
+  }
+}
+
+/** Whether the run that noted a mount still lives (a `--once` run beside the timer's). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -2,21 +2,15 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { test } from "node:test";
 import { createRecordingLogger } from "@sov/core/testing";
-import type { ArchiveMeta, ArchiveRef, StagedWrite } from "@sov/core";
-import { explainStickError, StickStagedWrite } from "../src/stick-write.js";
+import type { ObjectWrite } from "@sov/core";
+import { explainStickError, stickObjectWrite } from "../src/stick-write.js";
 
-const NAME = "sovereign-backup-h-20260101-000000.tar.zst.age";
+const TEMP = "sovereign-backup-h-20260101-000000.tar.zst.age.m.1-ab.tmp";
 
-function fakeStaged() {
+function fakeWrite() {
   const calls: string[] = [];
-  const inner: StagedWrite = {
-    writable: new PassThrough(),
-    commit: async (meta?: ArchiveMeta): Promise<ArchiveRef> => {
-      calls.push(`commit ${meta?.sha256 ?? "-"}`);
-      return { destination: "usb", name: NAME, location: `/mnt/x/${NAME}`, size: 1 };
-    },
-    abort: async () => void calls.push("abort"),
-  };
+  const writable = Object.assign(new PassThrough(), { bytesWritten: 0 });
+  const inner: ObjectWrite = { writable, discard: async () => void calls.push("discard") };
   return { inner, calls };
 }
 
@@ -30,8 +24,8 @@ test("errors that mean something for a stick say so, once", () => {
 });
 
 test("the writable's error reaches listeners already explained", () => {
-  const { inner } = fakeStaged();
-  new StickStagedWrite(inner, { archiveName: NAME, log: createRecordingLogger(), directory: undefined, goneReason: async () => undefined });
+  const { inner } = fakeWrite();
+  stickObjectWrite(inner, TEMP, { log: createRecordingLogger(), directory: undefined, goneReason: async () => undefined });
   let seen = "";
   inner.writable.on("error", (err) => (seen = err.message));
   inner.writable.destroy(Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" }));
@@ -43,22 +37,11 @@ test("the writable's error reaches listeners already explained", () => {
   );
 });
 
-test("commit passes the checksum on while the stick is mounted", async () => {
-  const { inner, calls } = fakeStaged();
-  const staged = new StickStagedWrite(inner, { archiveName: NAME, log: createRecordingLogger(), directory: undefined, goneReason: async () => undefined });
-  const ref = await staged.commit({ sha256: "ab".repeat(32) });
-  assert.equal(ref.name, NAME);
-  assert.deepEqual(calls, [`commit ${"ab".repeat(32)}`]);
-});
-
-test("once the stick has left its mount point, commit aborts instead of linking on the host's disk", async () => {
-  const { inner, calls } = fakeStaged();
-  const staged = new StickStagedWrite(inner, {
-    archiveName: NAME,
-    log: createRecordingLogger(),
-    directory: undefined,
-    goneReason: async () => "the stick labelled X is no longer mounted at /mnt/x",
-  });
-  await assert.rejects(staged.commit(), /no longer mounted at \/mnt\/x; nothing was committed on it/);
-  assert.deepEqual(calls, ["abort"]);
+test("discard removes the temporary through the store, and is quiet while the stick is mounted", async () => {
+  const { inner, calls } = fakeWrite();
+  const log = createRecordingLogger();
+  const write = stickObjectWrite(inner, TEMP, { log, directory: undefined, goneReason: async () => undefined });
+  await write.discard();
+  assert.deepEqual(calls, ["discard"]);
+  assert.deepEqual(log.lines, []);
 });

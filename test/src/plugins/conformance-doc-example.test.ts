@@ -2,30 +2,17 @@
 // test holds it to that: it takes the code block from the guide, transpiles it, loads it as a
 // module and runs the kit on it, so the guide cannot drift from a working plugin.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { after, test } from "node:test";
-import ts from "typescript";
-import type { SovPlugin } from "@sov/core";
 import { destinationConformance, destinationFromPlugin } from "@sov/core/testing";
-import { REPO } from "../helpers.js";
+import { docExampleSource, importPlugin, writeModule } from "./doc-example.js";
 
-const MARKER = "<!-- doc-test: example-destination -->";
-const guide = readFileSync(join(REPO, "core", "PLUGINS.md"), "utf8");
-const block = /```ts\n([\s\S]*?)```/.exec(guide.slice(guide.indexOf(MARKER)))?.[1];
-assert.ok(guide.includes(MARKER) && block, `core/PLUGINS.md must keep the example under ${MARKER}`);
-
-// The module goes inside the repository so that its `import "@sov/core"` resolves.
-const moduleFile = join(REPO, "test", "dist", "plugins", `doc-example-${process.pid}.mjs`);
-const { outputText } = ts.transpileModule(block, {
-  compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-});
-writeFileSync(moduleFile, outputText);
-after(() => rmSync(moduleFile, { force: true }));
-const plugin = ((await import(pathToFileURL(moduleFile).href)) as { default: SovPlugin }).default;
+const example = writeModule(docExampleSource(), "doc-example");
+after(example.remove);
+const plugin = await importPlugin(example.file);
 
 const base = mkdtempSync(join(tmpdir(), "sov-doc-example-"));
 after(() => rmSync(base, { recursive: true, force: true }));

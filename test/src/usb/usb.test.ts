@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test, type TestContext } from "node:test";
@@ -309,3 +309,28 @@ test("a stick that disappears mid-write (lazily unmounted) fails that destinatio
   assert.equal(lab.mountedAt(lab.mountPoint), null);
   assert.deepEqual(onStick(lab, stick), [], "nothing under a final name; the temporary file removed through the directory handle");
 });
+
+test("issue 16: after kill -9 the stick stays mounted; the next run knows the mount is sov's and unmounts it", async (t) => {
+  const s = setUp(t, "usb-kill9");
+  if (!s) return;
+  const { lab, fx, env } = s;
+  const stick = lab.create({ sizeMiB: 512 });
+  bigFile(fx, 200);
+  writeV01(fx, { label: stick.label });
+  const { child, exited } = await startAndWaitForStickWrite(fx, lab, ["run", "--target", "usb"], env);
+  child.kill("SIGKILL");
+  await exited;
+  assert.notEqual(lab.mountedAt(lab.mountPoint), null, "a killed run cannot unmount: the stick is still mounted");
+
+  rmSync(join(fx.data, "big", "huge.bin"));
+  const next = fx.run(["run", "--target", "usb"], env);
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stderr + next.stdout, /still mounted at .* by an interrupted sov run \(pid \d+\); using it and unmounting it at the end/);
+  assert.match(next.stderr + next.stdout, /removed .*\.tmp, left by an interrupted run/);
+  assert.equal(lab.mountedAt(lab.mountPoint), null, "the next run unmounted the stick sov had mounted");
+  const left = onStick(lab, stick);
+  assert.equal(archivesIn(left).length, 1, left.join());
+  assert.equal(left.filter((n) => n.endsWith(".tmp")).length, 0, left.join());
+  assert.deepEqual(readdirSync(join(fx.dir, "run", "usb-mounts")), [], "the mount note is gone with the mount");
+});
+
