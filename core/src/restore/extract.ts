@@ -6,7 +6,7 @@ import { ConfigError, errorMessage } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { checkEntryName, PathFilter } from "./entry-name.js";
 import { OwnerMap } from "./owners.js";
-import { displayName, toBinary, type TarEntry } from "./tar-header.js";
+import { byteString, displayName, type TarEntry } from "../archive/index.js";
 import { ArchiveReadError, TarReader } from "./tar-reader.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = fs.constants;
@@ -135,7 +135,7 @@ class Extractor {
   private readonly root: string;
 
   constructor(realRoot: string, options: ExtractOptions) {
-    this.root = toBinary(realRoot);
+    this.root = byteString(realRoot);
     this.prefix = this.root === "/" ? "/" : `${this.root}/`;
     this.log = options.log ?? silentLogger();
     this.filter = new PathFilter(options.filters ?? []);
@@ -305,7 +305,7 @@ class Extractor {
     }
     const path = this.path(rel);
     const text = displayName(this.prefix + rel);
-    if (toBinary(text) !== this.prefix + rel) return this.refuse(entry, `${kind}: cannot be created under a name that is not UTF-8`);
+    if (byteString(text) !== this.prefix + rel) return this.refuse(entry, `${kind}: cannot be created under a name that is not UTF-8`);
     const mode = (entry.mode & 0o1777).toString(8);
     const [command, args]: [string, string[]] =
       entry.type === "fifo"

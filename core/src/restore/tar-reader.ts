@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { errorMessage } from "../errors.js";
-import { BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "./tar-header.js";
+import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "../archive/index.js";
 import { stageOf } from "./stage.js";
 
 /** The most a GNU long name or a PAX header may hold; beyond this the archive is hostile. */

@@ -10,10 +10,8 @@
  * UTF-8 are archived exactly as they are on disk.
  */
 import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
-import { display, fsPath } from "./byte-path.js";
-import { type IdNames, loadIdNames } from "./id-names.js";
+import { BLOCK_SIZE, displayName as display, encodePaxHeader, type EntryHeader, type EntryType, fsPath, type IdNames, loadIdNames, paxRecordsFor, writeUstarHeader } from "@sov/core/archive";
 import { type DirectoryVerdict, type Exclusion, PATTERN, Selection, type SelectionRules, SOCKET } from "./selection.js";
-import { BLOCK_SIZE, encodePaxHeader, paxRecordsFor, type EntryType, type TarEntry, writeUstarHeader } from "./tar-header.js";
 
 export interface TarPlan {
   /** The directory member names are relative to, as a byte string without a trailing slash ("" is `/`). */
@@ -106,7 +104,7 @@ abstract class SelectionWalk {
   /** A directory that is kept, before its content. */
   protected abstract directory(name: string, st: Stats): void;
   protected abstract symlink(path: string, name: string, st: Stats): void;
-  protected abstract special(name: string, st: Stats, type: "fifo" | "char" | "block"): void;
+  protected abstract special(name: string, st: Stats, type: "fifo" | "chardev" | "blockdev"): void;
   /** An entry left out; `kind` tells a directory when the walk knows it. Nothing below it is walked. */
   protected abstract excluded(path: string, name: string, kind: Dirent | Stats | undefined, exclusion: Exclusion): void;
 
@@ -174,8 +172,8 @@ abstract class SelectionWalk {
     else if (st.isDirectory()) this.visitDirectory(path, name, st, parentDev);
     else if (st.isSymbolicLink()) this.symlink(path, name, st);
     else if (st.isFIFO()) this.special(name, st, "fifo");
-    else if (st.isCharacterDevice()) this.special(name, st, "char");
-    else if (st.isBlockDevice()) this.special(name, st, "block");
+    else if (st.isCharacterDevice()) this.special(name, st, "chardev");
+    else if (st.isBlockDevice()) this.special(name, st, "blockdev");
     else {
       this.log.debug(`${display(path)}: a socket or other special file; not archived`);
       this.excluded(path, name, st, SOCKET);
@@ -311,7 +309,7 @@ class TarWalker extends SelectionWalk {
   }
 
   /** FIFOs and device nodes: a header, never their content. */
-  protected special(name: string, st: Stats, type: "fifo" | "char" | "block"): void {
+  protected special(name: string, st: Stats, type: "fifo" | "chardev" | "blockdev"): void {
     const entry = this.entry(st, name, type);
     if (type !== "fifo") {
       entry.devmajor = major(st.rdev);
@@ -339,7 +337,7 @@ class TarWalker extends SelectionWalk {
     return true;
   }
 
-  private entry(st: Stats, name: string, type: EntryType, size = 0, linkname?: string): TarEntry {
+  private entry(st: Stats, name: string, type: EntryType, size = 0, linkname?: string): EntryHeader {
     return {
       name,
       type,
@@ -461,7 +459,7 @@ export class ChunkWriter {
   }
 
   /** The entry's header blocks. Everything written is whole blocks, so the ustar block fits the chunk. */
-  writeHeader(entry: TarEntry): void {
+  writeHeader(entry: EntryHeader): void {
     const records = paxRecordsFor(entry);
     if (records) this.write(encodePaxHeader(entry, records));
     writeUstarHeader(this.current(), this.pos, entry);
