@@ -11,3 +11,4 @@ export { paxRecord, paxTime, parsePax } from "./pax.js";
 export { decodeHeader, isZeroBlock, makeEntry, type RawHeader, type TarEntry } from "./tar-decode.js";
 export { encodeHeader, encodePaxHeader, paxRecordsFor, writeUstarHeader, type EntryHeader } from "./tar-encode.js";
 export { BLOCK_SIZE, paddedSize, TarFormatError, TYPEFLAG, type EntryType } from "./tar-format.js";
+export { DeepPaths, MAX_MEMBER_DEPTH } from "./deep-path.js";

@@ -1,7 +1,10 @@
-import { byteString, compileGlobs, hasWildcards, type NameMatcher } from "../archive/index.js";
+import { byteString, compileGlobs, hasWildcards, MAX_MEMBER_DEPTH, type NameMatcher } from "../archive/index.js";
 
-/** Deeper than any real tree; a guard against archives built to exhaust the stack or memory (node-tar CVE-2024-28863). */
-export const MAX_DEPTH = 1024;
+/**
+ * Deeper than any real tree; a guard against archives built to exhaust the stack or memory
+ * (node-tar CVE-2024-28863). Backup refuses to write deeper names, so restore never refuses its own.
+ */
+export const MAX_DEPTH = MAX_MEMBER_DEPTH;
 
 export type NameCheck = { ok: true; parts: string[]; path: string } | { ok: false; reason: string };
 

@@ -6,7 +6,7 @@ import { ConfigError, errorMessage } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { checkEntryName, PathFilter } from "./entry-name.js";
 import { OwnerMap } from "./owners.js";
-import { byteString, displayName, type TarEntry } from "../archive/index.js";
+import { byteString, DeepPaths, displayName, type TarEntry } from "../archive/index.js";
 import { ArchiveReadError, TarReader } from "./tar-reader.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = fs.constants;
@@ -95,6 +95,7 @@ export async function extractArchive(tar: Readable | AsyncIterable<Buffer>, targ
     extractor.report.error = err.message;
   } finally {
     await extractor.applyDirectoryAttributes();
+    extractor.close();
   }
   return extractor.report;
 }
@@ -131,8 +132,10 @@ class Extractor {
   /** dev:ino of everything this run created, when TARGET had content (hard link sources must be in it). */
   private readonly created: Set<string> | null;
 
-  /** TARGET's real path as a binary string (see tar-header.ts). */
+  /** TARGET's real path as a byte string (see @sov/core/archive). */
   private readonly root: string;
+  /** Paths past PATH_MAX (a tree 2000 directories deep) go through directory descriptors. */
+  private readonly paths = new DeepPaths();
 
   constructor(realRoot: string, options: ExtractOptions) {
     this.root = byteString(realRoot);
@@ -220,7 +223,7 @@ class Extractor {
       if (this.asRoot) fs.fchownSync(fd, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
       const mode = this.fileMode(entry);
       fs.fchmodSync(fd, mode);
-      fs.futimesSync(fd, Date.now() / 1000, entry.mtime);
+      fs.futimesSync(fd, Date.now() / 1000, fsTime(entry.mtime));
       if (this.created) this.created.add(inodeKey(fs.fstatSync(fd)));
       ok = true;
     } finally {
@@ -266,7 +269,7 @@ class Extractor {
     const made = this.createReplacing(path, rel, () => fs.symlinkSync(Buffer.from(entry.linkname, "latin1"), path));
     if (made) return this.refuse(entry, made);
     if (this.asRoot) fs.lchownSync(path, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
-    fs.lutimesSync(path, Date.now() / 1000, entry.mtime);
+    fs.lutimesSync(path, Date.now() / 1000, fsTime(entry.mtime));
     if (this.followSystemLinks || this.created) {
       const key = inodeKey(fs.lstatSync(path));
       if (this.followSystemLinks) this.createdLinks.add(key);
@@ -323,7 +326,7 @@ class Extractor {
     });
     if (made) return this.refuse(entry, made);
     if (this.asRoot) fs.lchownSync(path, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
-    fs.lutimesSync(path, Date.now() / 1000, entry.mtime);
+    fs.lutimesSync(path, Date.now() / 1000, fsTime(entry.mtime));
     this.created?.add(inodeKey(fs.lstatSync(path)));
     return "restored";
   }
@@ -380,7 +383,7 @@ class Extractor {
    * stalls on (the benchmark saw single opens block for over a second), and the event loop
    * must stay free for signals and progress.
    */
-  private async openNew(path: Buffer, rel: string): Promise<number | string> {
+  private async openNew(path: fs.PathLike, rel: string): Promise<number | string> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -396,7 +399,7 @@ class Extractor {
   }
 
   /** Runs `create`, and once more after removing what is in the way if the name was taken. */
-  private createReplacing(path: Buffer, rel: string, create: () => void): string | null {
+  private createReplacing(path: fs.PathLike, rel: string, create: () => void): string | null {
     try {
       create();
       return null;
@@ -416,7 +419,7 @@ class Extractor {
    * Removes what occupies a name an entry needs: a file, a symlink, or an empty directory
    * (GNU tar's default). A directory with content is never removed.
    */
-  private removeInTheWay(path: Buffer, rel: string, st: fs.Stats): string | null {
+  private removeInTheWay(path: fs.PathLike, rel: string, st: fs.Stats): string | null {
     if (st.isDirectory()) {
       try {
         fs.rmdirSync(path);
@@ -425,15 +428,11 @@ class Extractor {
         if (code === "ENOTEMPTY" || code === "EEXIST") return `a directory with content is in the way at ${displayName(rel)}`;
         throw err;
       }
-      this.dirs.clear();
-      this.dirs.add("");
+      this.forgetCheckedDirectories();
       return null;
     }
     fs.unlinkSync(path);
-    if (st.isSymbolicLink()) {
-      this.dirs.clear();
-      this.dirs.add("");
-    }
+    if (st.isSymbolicLink()) this.forgetCheckedDirectories();
     return null;
   }
 
@@ -482,7 +481,7 @@ class Extractor {
         if (st.ino !== d.ino || st.dev !== d.dev) continue;
         if (this.asRoot) fs.fchownSync(fd, d.uid, d.gid);
         fs.fchmodSync(fd, d.mode);
-        fs.futimesSync(fd, Date.now() / 1000, d.mtime);
+        fs.futimesSync(fd, Date.now() / 1000, fsTime(d.mtime));
       } catch (err) {
         this.log.warn(`directory ${displayName(d.rel) || "."}: cannot set owner, mode or time: ${errorMessage(err)}`);
       } finally {
@@ -492,8 +491,19 @@ class Extractor {
     this.delayed.length = 0;
   }
 
-  private path(rel: string): Buffer {
-    return Buffer.from(rel === "" ? this.root : this.prefix + rel, "latin1");
+  /** A name was removed: no directory check, nor a descriptor opened on the way, may vouch for a path now. */
+  private forgetCheckedDirectories(): void {
+    this.dirs.clear();
+    this.dirs.add("");
+    this.paths.close();
+  }
+
+  close(): void {
+    this.paths.close();
+  }
+
+  private path(rel: string): string | Buffer {
+    return this.paths.access(rel === "" ? this.root : this.prefix + rel);
   }
 
   private refuse(entry: TarEntry, reason: string): "refused" {
@@ -502,6 +512,14 @@ class Extractor {
     this.log.warn(`refused ${name}: ${reason}`);
     return "refused";
   }
+}
+
+/**
+ * A time for the utimes calls. Node takes a negative number of seconds for "now", so a time
+ * before 1970 goes as a Date, which it passes on as is.
+ */
+function fsTime(seconds: number): number | Date {
+  return seconds >= 0 ? seconds : new Date(seconds * 1000);
 }
 
 function inodeKey(st: fs.Stats): string {

@@ -9,7 +9,7 @@
 import { closeSync, constants, type Dirent, openSync, readSync, type Stats } from "node:fs";
 // The walker thread loads only this small module of the core, not the whole core.
 import { formatBytes } from "@sov/core/format";
-import { byteString, compileGlobs, displayName as display, fsPath, type NameMatcher } from "@sov/core/archive";
+import { byteString, compileGlobs, displayName as display, type NameMatcher } from "@sov/core/archive";
 
 /** The selection options as the walker needs them; plain data, so it can travel to the worker. */
 export interface SelectionRules {
@@ -90,9 +90,16 @@ export class Selection {
   /**
    * The rules that look at a whole directory, in GNU tar's order: a tag of `exclude_if_present`
    * leaves it out entirely; a mount point (below a listed path) is archived empty; a valid
-   * CACHEDIR.TAG leaves only the tag. `entries` is the listing the walk has already read.
+   * CACHEDIR.TAG leaves only the tag. `entries` is the listing the walk has already read;
+   * `access` gives the path fs calls take (a long one goes through a directory descriptor).
    */
-  judgeDirectory(path: string, entries: readonly Dirent[], st: Stats, parentDev: number | undefined): DirectoryVerdict | undefined {
+  judgeDirectory(
+    path: string,
+    entries: readonly Dirent[],
+    st: Stats,
+    parentDev: number | undefined,
+    access: (path: string) => string | Buffer,
+  ): DirectoryVerdict | undefined {
     let cacheTag = false;
     if (this.ifPresent.size > 0 || this.excludeCaches) {
       for (const entry of entries) {
@@ -101,7 +108,7 @@ export class Selection {
       }
     }
     if (this.oneFileSystem && parentDev !== undefined && st.dev !== parentDev) return { leaves: "contents", exclusion: FILESYSTEM };
-    if (cacheTag && isValidCacheTag(`${path === "/" ? "" : path}/${CACHEDIR_TAG}`)) return { leaves: "contents", exclusion: CACHE, keep: CACHEDIR_TAG };
+    if (cacheTag && isValidCacheTag(access(`${path === "/" ? "" : path}/${CACHEDIR_TAG}`))) return { leaves: "contents", exclusion: CACHE, keep: CACHEDIR_TAG };
     return undefined;
   }
 
@@ -131,10 +138,10 @@ export class Selection {
  * A regular file (never followed through a symlink, as GNU tar opens it) whose first 43 bytes
  * are the signature. A short, wrong or unreadable tag excludes nothing.
  */
-export function isValidCacheTag(path: string): boolean {
+export function isValidCacheTag(path: string | Buffer): boolean {
   let fd: number;
   try {
-    fd = openSync(fsPath(path), TAG_OPEN_FLAGS);
+    fd = openSync(path, TAG_OPEN_FLAGS);
   } catch {
     return false;
   }
