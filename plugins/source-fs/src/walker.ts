@@ -88,8 +88,10 @@ export function previewSelection(plan: TarPlan, sink: PreviewSink): void {
 /** A directory whose entries would be deeper than restore accepts: the run fails rather than leave them out. */
 export class TooDeepError extends Error {
   constructor(path: string) {
+    // the path is thousands of bytes long: its start and end are what a person can use
+    const shown = path.length > 400 ? `${display(path.slice(0, 200))}...${display(path.slice(-150))} (${path.length} bytes)` : display(path);
     super(
-      `${display(path)}: its entries are more than ${MAX_MEMBER_DEPTH} directory levels deep, more than restore accepts; ` +
+      `${shown}: its entries are more than ${MAX_MEMBER_DEPTH} directory levels deep, more than restore accepts; ` +
         "exclude it (exclude: [PATTERN]) or move it, and run again",
     );
     this.name = "TooDeepError";
