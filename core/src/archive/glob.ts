@@ -26,8 +26,13 @@ export interface GlobOptions {
 /** One matcher for any of `patterns` (byte strings). */
 export function compileGlobs(patterns: readonly string[], { anchored }: GlobOptions): NameMatcher {
   if (patterns.length === 0) return () => false;
-  const alternatives = patterns.map(globToRegExpSource).join("|");
-  const re = new RegExp(`^${anchored ? "" : "(?:[^]*/)?"}(?:${alternatives})(?:/[^]*)?$`);
+  const sources = patterns.map(globToRegExpSource);
+  // A pattern that starts with `*` already matches after any `/`: trying it from every `/`
+  // as well made each name cost (slashes x length), 94 ms for a name 2000 directories deep.
+  const fromAnySlash = anchored ? [] : sources.filter((source) => !source.startsWith("[^]*"));
+  const fromStart = anchored ? sources : sources.filter((source) => source.startsWith("[^]*"));
+  const alternatives = [...fromStart, ...(fromAnySlash.length ? [`(?:[^]*/)?(?:${fromAnySlash.join("|")})`] : [])];
+  const re = new RegExp(`^(?:${alternatives.join("|")})(?:/[^]*)?$`);
   return (name) => re.test(name);
 }
 
