@@ -43,12 +43,13 @@ for (const [compressor, extension] of [["zstd", "zst"], ["lz4", "lz4"], ["gzip",
   });
 }
 
-test(`a 4 GiB sparse file with 1 MiB of data backs up, verifies and restores, each under ${LIMIT_MIB} MiB`, async (t) => {
+test(`a 2 GiB sparse file with 1 MiB of data backs up, verifies and restores, each under ${LIMIT_MIB} MiB`, async (t) => {
   if (!needTools(t, "age", "zstd") || !needRoot(t)) return;
   const s = makeScene(t, "sparse");
   const data = randomBytes(1 << 20);
-  const size = 4 * 2 ** 30;
-  sparseFile(join(s.data, "disk.img"), size, data, 3 * 2 ** 30);
+  // 2 GiB is enough to show it: before, this backup peaked at 275 MiB and its verify grew with the file
+  const size = 2 * 2 ** 30;
+  sparseFile(join(s.data, "disk.img"), size, data, 1.5 * 2 ** 30);
 
   const run = await sovMeasured(["run"], s.env);
   assert.equal(run.code, 0, run.stderr);
@@ -63,7 +64,7 @@ test(`a 4 GiB sparse file with 1 MiB of data backs up, verifies and restores, ea
   const restore = await sovMeasured(["restore", s.archive(), target], s.env);
   assert.equal(restore.code, 0, restore.stderr);
   assert.ok(restore.peakMiB <= LIMIT_MIB, `restore peaked at ${restore.peakMiB.toFixed(0)} MiB`);
-  // cmp stops at the first difference and reports it: identical bytes, all 4 GiB of them
+  // cmp stops at the first difference and reports it: identical bytes, all 2 GiB of them
   t.diagnostic(`peak RSS: backup ${run.peakMiB.toFixed(0)} MiB, verify ${verify.peakMiB.toFixed(0)} MiB, restore ${restore.peakMiB.toFixed(0)} MiB`);
   execFileSync("cmp", [join(s.data, "disk.img"), join(target, s.data.slice(1), "disk.img")]);
 });
