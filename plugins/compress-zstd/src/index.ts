@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { definePlugin, type Compressor } from "@sov/core";
-import { CompressStream, DecompressStream } from "zstd-napi";
+import { CompressStream } from "zstd-napi";
+import { createZstdDecodeStream } from "./decode-stream.js";
 
 export const PLUGIN_NAME = "@sov/compress-zstd";
 
@@ -47,7 +48,8 @@ export default definePlugin<ZstdOptions>({
   },
   decoder: {
     extension: "zst",
-    // zstd checks each frame's checksum; a truncated stream fails at its end.
-    createDecodeStream: async () => new DecompressStream(),
+    // zstd checks each frame's checksum; a truncated stream fails at its end. Bounded memory
+    // whatever the compression ratio: see decode-stream.ts.
+    createDecodeStream: async () => createZstdDecodeStream(),
   },
 });

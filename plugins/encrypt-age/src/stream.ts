@@ -34,7 +34,10 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return nonce;
 }
 
-/** Bytes waiting to be processed, kept as the buffers they arrived in (no copy). */
+/** Pieces at least this large are queued as they are; smaller views of large buffers are copied. */
+const RETAIN_AS_VIEW = 4096;
+
+/** Bytes waiting to be processed, kept as the buffers they arrived in (no copy but for small views). */
 class ByteQueue {
   /** Slots before #head are consumed and cleared, so their buffers can be collected. */
   #pieces: Array<Buffer | undefined> = [];
@@ -43,6 +46,9 @@ class ByteQueue {
 
   push(piece: Buffer): void {
     if (piece.length === 0) return;
+    // A small view of a large buffer is copied: a compressor's output for a run of zeros is a
+    // few bytes per 128 KiB block, and ~650 such views held for one 64 KiB chunk kept 80 MiB.
+    if (piece.length < RETAIN_AS_VIEW && piece.buffer.byteLength > 2 * RETAIN_AS_VIEW) piece = Buffer.from(piece);
     this.#pieces.push(piece);
     this.length += piece.length;
   }

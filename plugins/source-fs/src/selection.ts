@@ -9,8 +9,7 @@
 import { closeSync, constants, type Dirent, openSync, readSync, type Stats } from "node:fs";
 // The walker thread loads only this small module of the core, not the whole core.
 import { formatBytes } from "@sov/core/format";
-import { byteString, display, fsPath } from "./byte-path.js";
-import { compileBytePatterns, type ExcludeMatcher } from "./exclude.js";
+import { byteString, compileGlobs, displayName as display, type NameMatcher } from "@sov/core/archive";
 
 /** The selection options as the walker needs them; plain data, so it can travel to the worker. */
 export interface SelectionRules {
@@ -50,14 +49,16 @@ export const PATTERN: Exclusion = { kind: "pattern" };
 export const SOCKET: Exclusion = { kind: "socket" };
 const CACHE: Exclusion = { kind: "cache" };
 const FILESYSTEM: Exclusion = { kind: "filesystem" };
+/** Exclusion patterns match after any `/` too, like `tar --exclude` (see @sov/core/archive glob.ts). */
+const UNANCHORED = { anchored: false } as const;
 const TAG_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 export class Selection {
   /** True when the member name matches an exclusion pattern: one regular expression for all of them. */
-  readonly excludedByPattern: ExcludeMatcher;
+  readonly excludedByPattern: NameMatcher;
   /** Every pattern with its reason, in order; each gets its own matcher only once a reason is asked for. */
   private readonly patterns: ReadonlyArray<{ readonly pattern: string; readonly reason: string }>;
-  private patternMatchers: ExcludeMatcher[] | undefined;
+  private patternMatchers: NameMatcher[] | undefined;
   private readonly excludeCaches: boolean;
   private readonly ifPresent: ReadonlySet<string>;
   private readonly oneFileSystem: boolean;
@@ -70,7 +71,7 @@ export class Selection {
         patterns.map((pattern) => ({ pattern, reason: `from exclude_from ${file}: ${display(pattern)}` })),
       ),
     ];
-    this.excludedByPattern = compileBytePatterns(this.patterns.map((p) => p.pattern));
+    this.excludedByPattern = compileGlobs(this.patterns.map((p) => p.pattern), UNANCHORED);
     this.excludeCaches = rules.excludeCaches ?? false;
     this.ifPresent = new Set(rules.excludeIfPresent ?? []);
     this.oneFileSystem = rules.oneFileSystem ?? false;
@@ -89,9 +90,16 @@ export class Selection {
   /**
    * The rules that look at a whole directory, in GNU tar's order: a tag of `exclude_if_present`
    * leaves it out entirely; a mount point (below a listed path) is archived empty; a valid
-   * CACHEDIR.TAG leaves only the tag. `entries` is the listing the walk has already read.
+   * CACHEDIR.TAG leaves only the tag. `entries` is the listing the walk has already read;
+   * `access` gives the path fs calls take (a long one goes through a directory descriptor).
    */
-  judgeDirectory(path: string, entries: readonly Dirent[], st: Stats, parentDev: number | undefined): DirectoryVerdict | undefined {
+  judgeDirectory(
+    path: string,
+    entries: readonly Dirent[],
+    st: Stats,
+    parentDev: number | undefined,
+    access: (path: string) => string | Buffer,
+  ): DirectoryVerdict | undefined {
     let cacheTag = false;
     if (this.ifPresent.size > 0 || this.excludeCaches) {
       for (const entry of entries) {
@@ -100,7 +108,7 @@ export class Selection {
       }
     }
     if (this.oneFileSystem && parentDev !== undefined && st.dev !== parentDev) return { leaves: "contents", exclusion: FILESYSTEM };
-    if (cacheTag && isValidCacheTag(`${path === "/" ? "" : path}/${CACHEDIR_TAG}`)) return { leaves: "contents", exclusion: CACHE, keep: CACHEDIR_TAG };
+    if (cacheTag && isValidCacheTag(access(`${path === "/" ? "" : path}/${CACHEDIR_TAG}`))) return { leaves: "contents", exclusion: CACHE, keep: CACHEDIR_TAG };
     return undefined;
   }
 
@@ -108,7 +116,7 @@ export class Selection {
   reason(name: string, exclusion: Exclusion): string {
     switch (exclusion.kind) {
       case "pattern": {
-        this.patternMatchers ??= this.patterns.map((p) => compileBytePatterns([p.pattern]));
+        this.patternMatchers ??= this.patterns.map((p) => compileGlobs([p.pattern], UNANCHORED));
         const i = this.patternMatchers.findIndex((matches) => matches(name));
         return this.patterns[i]?.reason ?? "matches an exclude pattern";
       }
@@ -130,10 +138,10 @@ export class Selection {
  * A regular file (never followed through a symlink, as GNU tar opens it) whose first 43 bytes
  * are the signature. A short, wrong or unreadable tag excludes nothing.
  */
-export function isValidCacheTag(path: string): boolean {
+export function isValidCacheTag(path: string | Buffer): boolean {
   let fd: number;
   try {
-    fd = openSync(fsPath(path), TAG_OPEN_FLAGS);
+    fd = openSync(path, TAG_OPEN_FLAGS);
   } catch {
     return false;
   }

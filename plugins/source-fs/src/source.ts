@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { type ArchiveSource, ConfigError, type Logger, RunError, type SelectionDecision, type SourceStats } from "@sov/core";
-import { byteString, display } from "./byte-path.js";
+import { byteString, displayName as display } from "@sov/core/archive";
 import { createControl, giveBuffer, requestStop, type WorkerInput, type WorkerMessage } from "./channel.js";
 import { type ListFile, readListFile } from "./list-file.js";
 import { asList, type FsSourceOptions, memberName, parseSize, resolveRoot } from "./options.js";

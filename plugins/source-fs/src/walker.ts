@@ -10,10 +10,11 @@
  * UTF-8 are archived exactly as they are on disk.
  */
 import { closeSync, constants, type Dirent, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from "node:fs";
-import { display, fsPath } from "./byte-path.js";
-import { type IdNames, loadIdNames } from "./id-names.js";
+import {
+  BLOCK_SIZE, DeepPaths, displayName as display, encodePaxHeader, type EntryHeader, type EntryType, type IdNames, loadIdNames, MAX_MEMBER_DEPTH, paxRecordsFor,
+  writeUstarHeader,
+} from "@sov/core/archive";
 import { type DirectoryVerdict, type Exclusion, PATTERN, Selection, type SelectionRules, SOCKET } from "./selection.js";
-import { BLOCK_SIZE, encodePaxHeader, paxRecordsFor, type EntryType, type TarEntry, writeUstarHeader } from "./tar-header.js";
 
 export interface TarPlan {
   /** The directory member names are relative to, as a byte string without a trailing slash ("" is `/`). */
@@ -84,6 +85,27 @@ export function previewSelection(plan: TarPlan, sink: PreviewSink): void {
   new PreviewWalker(plan, sink).run();
 }
 
+/** A directory whose entries would be deeper than restore accepts: the run fails rather than leave them out. */
+export class TooDeepError extends Error {
+  constructor(path: string) {
+    // the path is thousands of bytes long: its start and end are what a person can use
+    const shown = path.length > 400 ? `${display(path.slice(0, 200))}...${display(path.slice(-150))} (${path.length} bytes)` : display(path);
+    super(
+      `${shown}: its entries are more than ${MAX_MEMBER_DEPTH} directory levels deep, more than restore accepts; ` +
+        "exclude it (exclude: [PATTERN]) or move it, and run again",
+    );
+    this.name = "TooDeepError";
+  }
+}
+
+/** Whether entries of directory `name` would be past the depth limit; counted only when the name is long enough to be. */
+function isTooDeep(name: string): boolean {
+  if (name.length < 2 * MAX_MEMBER_DEPTH - 1) return false;
+  let depth = 1;
+  for (let i = name.indexOf("/"); i !== -1; i = name.indexOf("/", i + 1)) depth++;
+  return depth >= MAX_MEMBER_DEPTH;
+}
+
 /** O_NONBLOCK: a file swapped for a FIFO since the directory was read must not hang the walk. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
@@ -93,6 +115,8 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  */
 abstract class SelectionWalk {
   protected readonly selection: Selection;
+  /** Paths past PATH_MAX are reached through directory descriptors; closed when the walk ends. */
+  protected readonly paths = new DeepPaths();
 
   constructor(
     protected readonly plan: TarPlan,
@@ -106,16 +130,20 @@ abstract class SelectionWalk {
   /** A directory that is kept, before its content. */
   protected abstract directory(name: string, st: Stats): void;
   protected abstract symlink(path: string, name: string, st: Stats): void;
-  protected abstract special(name: string, st: Stats, type: "fifo" | "char" | "block"): void;
+  protected abstract special(name: string, st: Stats, type: "fifo" | "chardev" | "blockdev"): void;
   /** An entry left out; `kind` tells a directory when the walk knows it. Nothing below it is walked. */
   protected abstract excluded(path: string, name: string, kind: Dirent | Stats | undefined, exclusion: Exclusion): void;
 
   protected walk(): void {
-    const sources = this.validSources();
-    if (sources.length === 0) throw new NoValidSourceError(this.plan.root);
-    for (const { name, st } of sources) {
-      if (name === "") this.visitRoot(st);
-      else this.visit(this.pathOf(name), name, undefined, undefined);
+    try {
+      const sources = this.validSources();
+      if (sources.length === 0) throw new NoValidSourceError(this.plan.root);
+      for (const { name, st } of sources) {
+        if (name === "") this.visitRoot(st);
+        else this.visit(this.pathOf(name), name, undefined, undefined);
+      }
+    } finally {
+      this.paths.close();
     }
   }
 
@@ -135,7 +163,7 @@ abstract class SelectionWalk {
       const path = name === "" ? this.plan.root || "/" : this.pathOf(name);
       let st: Stats;
       try {
-        st = lstatSync(fsPath(path));
+        st = lstatSync(this.paths.access(path));
       } catch (err) {
         this.log.warn(`${display(path)}: ${errnoText(err)}; skipped`);
         continue;
@@ -166,7 +194,7 @@ abstract class SelectionWalk {
     if (dirent?.isFile()) return this.file(path, name, undefined);
     let st: Stats;
     try {
-      st = lstatSync(fsPath(path));
+      st = lstatSync(this.paths.access(path));
     } catch (err) {
       return this.unreadable(path, name, err);
     }
@@ -174,8 +202,8 @@ abstract class SelectionWalk {
     else if (st.isDirectory()) this.visitDirectory(path, name, st, parentDev);
     else if (st.isSymbolicLink()) this.symlink(path, name, st);
     else if (st.isFIFO()) this.special(name, st, "fifo");
-    else if (st.isCharacterDevice()) this.special(name, st, "char");
-    else if (st.isBlockDevice()) this.special(name, st, "block");
+    else if (st.isCharacterDevice()) this.special(name, st, "chardev");
+    else if (st.isBlockDevice()) this.special(name, st, "blockdev");
     else {
       this.log.debug(`${display(path)}: a socket or other special file; not archived`);
       this.excluded(path, name, st, SOCKET);
@@ -188,6 +216,7 @@ abstract class SelectionWalk {
     if (!entries) return;
     const verdict = this.judge(path, name, entries, st, parentDev);
     if (verdict?.leaves === "all") return this.excluded(path, name, st, verdict.exclusion);
+    if (entries.length > 0 && isTooDeep(name)) throw new TooDeepError(path);
     this.directory(name, st);
     this.visitEntries(path, `${name}/`, entries, st.dev, verdict);
   }
@@ -203,7 +232,7 @@ abstract class SelectionWalk {
   }
 
   private judge(path: string, name: string, entries: readonly Dirent[], st: Stats, parentDev: number | undefined): DirectoryVerdict | undefined {
-    const verdict = this.selection.judgeDirectory(path, entries, st, parentDev);
+    const verdict = this.selection.judgeDirectory(path, entries, st, parentDev, (p) => this.paths.access(p));
     if (verdict) {
       const what = verdict.leaves === "all" ? "not archived" : verdict.keep ? `content but ${verdict.keep} not archived` : "content not archived";
       this.log.debug(`${display(path)}: ${this.selection.reason(name, verdict.exclusion)}; ${what}`);
@@ -215,7 +244,7 @@ abstract class SelectionWalk {
   private list(path: string, name: string): Dirent[] | undefined {
     let entries: Dirent[];
     try {
-      entries = readdirSync(fsPath(path), { withFileTypes: true, encoding: "latin1" });
+      entries = readdirSync(this.paths.access(path), { withFileTypes: true, encoding: "latin1" });
     } catch (err) {
       this.unreadable(path, name, err);
       return undefined;
@@ -261,7 +290,7 @@ class TarWalker extends SelectionWalk {
   protected file(path: string, name: string): void {
     let fd: number;
     try {
-      fd = openSync(fsPath(path), OPEN_FLAGS);
+      fd = openSync(this.paths.access(path), OPEN_FLAGS);
     } catch (err) {
       return this.unreadable(path, name, err);
     }
@@ -301,17 +330,17 @@ class TarWalker extends SelectionWalk {
   protected symlink(path: string, name: string, st: Stats): void {
     let target: string;
     try {
-      target = readlinkSync(fsPath(path), { encoding: "latin1" });
+      target = readlinkSync(this.paths.access(path), { encoding: "latin1" });
     } catch (err) {
       return this.unreadable(path, name, err);
     }
-    if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => lstatSync(fsPath(path), { bigint: true }))) return;
+    if (st.nlink > 1 && this.archivedAsHardlink(name, st, () => lstatSync(this.paths.access(path), { bigint: true }))) return;
     this.out.writeHeader(this.entry(st, name, "symlink", 0, target));
     this.progress.files++;
   }
 
   /** FIFOs and device nodes: a header, never their content. */
-  protected special(name: string, st: Stats, type: "fifo" | "char" | "block"): void {
+  protected special(name: string, st: Stats, type: "fifo" | "chardev" | "blockdev"): void {
     const entry = this.entry(st, name, type);
     if (type !== "fifo") {
       entry.devmajor = major(st.rdev);
@@ -339,7 +368,7 @@ class TarWalker extends SelectionWalk {
     return true;
   }
 
-  private entry(st: Stats, name: string, type: EntryType, size = 0, linkname?: string): TarEntry {
+  private entry(st: Stats, name: string, type: EntryType, size = 0, linkname?: string): EntryHeader {
     return {
       name,
       type,
@@ -378,7 +407,7 @@ class PreviewWalker extends SelectionWalk {
   protected file(path: string, name: string, st: Stats | undefined): void {
     if (this.selection.limitsSize) {
       try {
-        st ??= lstatSync(fsPath(path));
+        st ??= lstatSync(this.paths.access(path));
       } catch (err) {
         return this.unreadable(path, name, err);
       }
@@ -402,7 +431,7 @@ class PreviewWalker extends SelectionWalk {
   protected excluded(path: string, name: string, kind: Dirent | Stats | undefined, exclusion: Exclusion): void {
     if (!kind) {
       try {
-        kind = lstatSync(fsPath(path)); // a listed path excluded by name: only to show whether it is a directory
+        kind = lstatSync(this.paths.access(path)); // a listed path excluded by name: only to show whether it is a directory
       } catch {
         // shown without the slash
       }
@@ -461,7 +490,7 @@ export class ChunkWriter {
   }
 
   /** The entry's header blocks. Everything written is whole blocks, so the ustar block fits the chunk. */
-  writeHeader(entry: TarEntry): void {
+  writeHeader(entry: EntryHeader): void {
     const records = paxRecordsFor(entry);
     if (records) this.write(encodePaxHeader(entry, records));
     writeUstarHeader(this.current(), this.pos, entry);

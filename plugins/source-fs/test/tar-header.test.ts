@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BLOCK_SIZE, encodeHeader, paxRecord, type TarEntry } from "../src/tar-header.js";
+import { BLOCK_SIZE, encodeHeader, type EntryHeader as TarEntry, paxRecord } from "@sov/core/archive";
 import { requireGnuTar, tar, tempDir } from "./helpers.js";
 
 const base: TarEntry = { name: "etc/hosts", type: "file", mode: 0o644, uid: 0, gid: 0, size: 12, mtime: 1_767_225_600, uname: "root", gname: "root" };

@@ -1,7 +1,10 @@
-import { toBinary } from "./tar-header.js";
+import { byteString, compileGlobs, hasWildcards, MAX_MEMBER_DEPTH, type NameMatcher } from "@sov/core/archive";
 
-/** Deeper than any real tree; a guard against archives built to exhaust the stack or memory (node-tar CVE-2024-28863). */
-export const MAX_DEPTH = 1024;
+/**
+ * Deeper than any real tree; a guard against archives built to exhaust the stack or memory
+ * (node-tar CVE-2024-28863). Backup refuses to write deeper names, so restore never refuses its own.
+ */
+export const MAX_DEPTH = MAX_MEMBER_DEPTH;
 
 export type NameCheck = { ok: true; parts: string[]; path: string } | { ok: false; reason: string };
 
@@ -9,7 +12,7 @@ export type NameCheck = { ok: true; parts: string[]; path: string } | { ok: fals
  * An entry name as a path relative to TARGET, or why it is refused. `./` prefixes and `.`
  * components go; absolute names, `..` anywhere and NUL bytes are refused rather than rewritten
  * (GNU tar strips a leading `/`; an archive sov made never has one, so it is a sign of a hostile
- * or foreign archive). Names are binary strings (see tar-header.ts).
+ * or foreign archive). Names are byte strings (see @sov/core/archive).
  */
 export function checkEntryName(name: string): NameCheck {
   if (name.includes("\0")) return { ok: false, reason: "the name contains a NUL byte" };
@@ -22,18 +25,19 @@ export function checkEntryName(name: string): NameCheck {
 
 /**
  * The paths a partial restore asked for, like `tar -x etc/nginx`: a pattern selects the entry
- * with that name and everything below it. `*` and `?` are wildcards (`*` also crosses `/`, as
- * in GNU tar) and `[...]` a character class; a leading `/` or `./` is ignored, since archive
- * names are relative.
+ * with that name and everything below it. Patterns are the ones `exclude` takes (the shared
+ * glob rules of @sov/core/archive: `*` also crosses `/`), anchored at the archive root; a
+ * leading `/` or `./` is ignored, since archive names are relative.
  */
 export class PathFilter {
-  private readonly patterns: Array<{ text: string; literal: string | null; regex: RegExp | null; used: boolean }>;
+  private readonly patterns: Array<{ text: string; matches: NameMatcher; used: boolean }>;
 
   constructor(patterns: readonly string[]) {
     this.patterns = patterns.map((text) => {
-      const norm = toBinary(text).split("/").filter((p) => p !== "" && p !== ".").join("/");
-      const isGlob = /[*?[]/.test(norm);
-      return { text, literal: isGlob ? null : norm, regex: isGlob ? globToRegex(norm) : null, used: false };
+      const norm = byteString(text).split("/").filter((p) => p !== "" && p !== ".").join("/");
+      // `/` or `.`: the whole archive
+      const matches = norm === "" ? () => true : hasWildcards(norm) ? compileGlobs([norm], { anchored: true }) : literalMatcher(norm);
+      return { text, matches, used: false };
     });
   }
 
@@ -44,8 +48,7 @@ export class PathFilter {
   matches(path: string): boolean {
     let hit = false;
     for (const p of this.patterns) {
-      const ok = p.literal !== null ? p.literal === "" || path === p.literal || path.startsWith(`${p.literal}/`) : p.regex!.test(path);
-      if (ok) {
+      if (p.matches(path)) {
         p.used = true;
         hit = true;
       }
@@ -59,24 +62,8 @@ export class PathFilter {
   }
 }
 
-function globToRegex(glob: string): RegExp {
-  let out = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === "*") out += ".*";
-    else if (c === "?") out += ".";
-    else if (c === "[") {
-      const close = glob.indexOf("]", i + 2);
-      if (close === -1) {
-        out += "\\[";
-        continue;
-      }
-      let body = glob.slice(i + 1, close);
-      const negate = body.startsWith("!") || body.startsWith("^");
-      if (negate) body = body.slice(1);
-      out += `[${negate ? "^" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = close;
-    } else out += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
-  }
-  return new RegExp(`^(?:${out})(?:/.*)?$`, "s");
+/** A name without wildcards: itself and what is below it, without a regular expression per entry. */
+function literalMatcher(name: string): NameMatcher {
+  const below = `${name}/`;
+  return (path) => path === name || path.startsWith(below);
 }

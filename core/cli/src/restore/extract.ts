@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { ConfigError, errorMessage, silentLogger, type Logger } from "@sov/core";
 import { checkEntryName, PathFilter } from "./entry-name.js";
 import { OwnerMap } from "./owners.js";
-import { displayName, toBinary, type TarEntry } from "./tar-header.js";
+import { byteString, DeepPaths, displayName, type TarEntry } from "@sov/core/archive";
 import { ArchiveReadError, TarReader } from "./tar-reader.js";
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = fs.constants;
@@ -94,6 +94,7 @@ export async function extractArchive(tar: Readable | AsyncIterable<Buffer>, targ
     extractor.report.error = err.message;
   } finally {
     await extractor.applyDirectoryAttributes();
+    extractor.close();
   }
   return extractor.report;
 }
@@ -130,11 +131,13 @@ class Extractor {
   /** dev:ino of everything this run created, when TARGET had content (hard link sources must be in it). */
   private readonly created: Set<string> | null;
 
-  /** TARGET's real path as a binary string (see tar-header.ts). */
+  /** TARGET's real path as a byte string (see @sov/core/archive). */
   private readonly root: string;
+  /** Paths past PATH_MAX (a tree 2000 directories deep) go through directory descriptors. */
+  private readonly paths = new DeepPaths();
 
   constructor(realRoot: string, options: ExtractOptions) {
-    this.root = toBinary(realRoot);
+    this.root = byteString(realRoot);
     this.prefix = this.root === "/" ? "/" : `${this.root}/`;
     this.log = options.log ?? silentLogger();
     this.filter = new PathFilter(options.filters ?? []);
@@ -219,7 +222,7 @@ class Extractor {
       if (this.asRoot) fs.fchownSync(fd, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
       const mode = this.fileMode(entry);
       fs.fchmodSync(fd, mode);
-      fs.futimesSync(fd, Date.now() / 1000, entry.mtime);
+      fs.futimesSync(fd, Date.now() / 1000, fsTime(entry.mtime));
       if (this.created) this.created.add(inodeKey(fs.fstatSync(fd)));
       ok = true;
     } finally {
@@ -265,7 +268,7 @@ class Extractor {
     const made = this.createReplacing(path, rel, () => fs.symlinkSync(Buffer.from(entry.linkname, "latin1"), path));
     if (made) return this.refuse(entry, made);
     if (this.asRoot) fs.lchownSync(path, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
-    fs.lutimesSync(path, Date.now() / 1000, entry.mtime);
+    fs.lutimesSync(path, Date.now() / 1000, fsTime(entry.mtime));
     if (this.followSystemLinks || this.created) {
       const key = inodeKey(fs.lstatSync(path));
       if (this.followSystemLinks) this.createdLinks.add(key);
@@ -304,7 +307,7 @@ class Extractor {
     }
     const path = this.path(rel);
     const text = displayName(this.prefix + rel);
-    if (toBinary(text) !== this.prefix + rel) return this.refuse(entry, `${kind}: cannot be created under a name that is not UTF-8`);
+    if (byteString(text) !== this.prefix + rel) return this.refuse(entry, `${kind}: cannot be created under a name that is not UTF-8`);
     const mode = (entry.mode & 0o1777).toString(8);
     const [command, args]: [string, string[]] =
       entry.type === "fifo"
@@ -322,7 +325,7 @@ class Extractor {
     });
     if (made) return this.refuse(entry, made);
     if (this.asRoot) fs.lchownSync(path, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
-    fs.lutimesSync(path, Date.now() / 1000, entry.mtime);
+    fs.lutimesSync(path, Date.now() / 1000, fsTime(entry.mtime));
     this.created?.add(inodeKey(fs.lstatSync(path)));
     return "restored";
   }
@@ -379,7 +382,7 @@ class Extractor {
    * stalls on (the benchmark saw single opens block for over a second), and the event loop
    * must stay free for signals and progress.
    */
-  private async openNew(path: Buffer, rel: string): Promise<number | string> {
+  private async openNew(path: fs.PathLike, rel: string): Promise<number | string> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await openFile(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -395,7 +398,7 @@ class Extractor {
   }
 
   /** Runs `create`, and once more after removing what is in the way if the name was taken. */
-  private createReplacing(path: Buffer, rel: string, create: () => void): string | null {
+  private createReplacing(path: fs.PathLike, rel: string, create: () => void): string | null {
     try {
       create();
       return null;
@@ -415,7 +418,7 @@ class Extractor {
    * Removes what occupies a name an entry needs: a file, a symlink, or an empty directory
    * (GNU tar's default). A directory with content is never removed.
    */
-  private removeInTheWay(path: Buffer, rel: string, st: fs.Stats): string | null {
+  private removeInTheWay(path: fs.PathLike, rel: string, st: fs.Stats): string | null {
     if (st.isDirectory()) {
       try {
         fs.rmdirSync(path);
@@ -424,15 +427,11 @@ class Extractor {
         if (code === "ENOTEMPTY" || code === "EEXIST") return `a directory with content is in the way at ${displayName(rel)}`;
         throw err;
       }
-      this.dirs.clear();
-      this.dirs.add("");
+      this.forgetCheckedDirectories();
       return null;
     }
     fs.unlinkSync(path);
-    if (st.isSymbolicLink()) {
-      this.dirs.clear();
-      this.dirs.add("");
-    }
+    if (st.isSymbolicLink()) this.forgetCheckedDirectories();
     return null;
   }
 
@@ -481,7 +480,7 @@ class Extractor {
         if (st.ino !== d.ino || st.dev !== d.dev) continue;
         if (this.asRoot) fs.fchownSync(fd, d.uid, d.gid);
         fs.fchmodSync(fd, d.mode);
-        fs.futimesSync(fd, Date.now() / 1000, d.mtime);
+        fs.futimesSync(fd, Date.now() / 1000, fsTime(d.mtime));
       } catch (err) {
         this.log.warn(`directory ${displayName(d.rel) || "."}: cannot set owner, mode or time: ${errorMessage(err)}`);
       } finally {
@@ -491,8 +490,19 @@ class Extractor {
     this.delayed.length = 0;
   }
 
-  private path(rel: string): Buffer {
-    return Buffer.from(rel === "" ? this.root : this.prefix + rel, "latin1");
+  /** A name was removed: no directory check, nor a descriptor opened on the way, may vouch for a path now. */
+  private forgetCheckedDirectories(): void {
+    this.dirs.clear();
+    this.dirs.add("");
+    this.paths.close();
+  }
+
+  close(): void {
+    this.paths.close();
+  }
+
+  private path(rel: string): string | Buffer {
+    return this.paths.access(rel === "" ? this.root : this.prefix + rel);
   }
 
   private refuse(entry: TarEntry, reason: string): "refused" {
@@ -501,6 +511,14 @@ class Extractor {
     this.log.warn(`refused ${name}: ${reason}`);
     return "refused";
   }
+}
+
+/**
+ * A time for the utimes calls. Node takes a negative number of seconds for "now", so a time
+ * before 1970 goes as a Date, which it passes on as is.
+ */
+function fsTime(seconds: number): number | Date {
+  return seconds >= 0 ? seconds : new Date(seconds * 1000);
 }
 
 function inodeKey(st: fs.Stats): string {

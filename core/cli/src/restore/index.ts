@@ -11,4 +11,4 @@ export { configuredArchiveDirs, latestArchive, listArchives, DEFAULT_USB_MOUNT, 
 export { prepareTarget } from "./target.js";
 export { checkEntryName, PathFilter } from "./entry-name.js";
 export { TarReader, ArchiveReadError } from "./tar-reader.js";
-export type { TarEntry, EntryType } from "./tar-header.js";
+export type { TarEntry, EntryType } from "@sov/core/archive";

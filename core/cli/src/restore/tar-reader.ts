@@ -1,10 +1,15 @@
 import type { Readable } from "node:stream";
 import { errorMessage } from "@sov/core";
-import { BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "./tar-header.js";
+import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "@sov/core/archive";
 import { stageOf } from "./stage.js";
 
-/** The most a GNU long name or a PAX header may hold; beyond this the archive is hostile. */
+/**
+ * The most the extended headers (PAX, GNU long names) in front of one entry may hold together,
+ * and how many there may be: GNU tar writes at most a handful. Beyond this the archive is
+ * hostile, built to keep restore busy and growing (issue 16).
+ */
 const MAX_META_BYTES = 16 * 1024 * 1024;
+const MAX_META_HEADERS = 32;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -64,6 +69,7 @@ export class TarReader {
     let longLink: string | null = null;
     let pax: Map<string, Buffer> | null = null;
     let firstOffset = -1;
+    const budget = { headers: 0, bytes: 0 };
     for (;;) {
       const offset = this.consumed;
       const block = await this.readBlock();
@@ -88,10 +94,12 @@ export class TarReader {
       } catch (err) {
         this.fail(errorMessage(err));
       }
+      if ("xXgLKV".includes(raw.typeflag)) this.chargeMeta(budget, raw.size, firstOffset);
       switch (raw.typeflag) {
         case "x":
         case "X":
-          pax = new Map([...(pax ?? []), ...parsePaxSafe(await this.readMeta(raw.size, offset), offset, this)]);
+          pax ??= new Map();
+          for (const [key, value] of parsePaxSafe(await this.readMeta(raw.size, offset), offset, this)) pax.set(key, value);
           continue;
         case "g":
           for (const [key, value] of parsePaxSafe(await this.readMeta(raw.size, offset), offset, this)) {
@@ -178,6 +186,18 @@ export class TarReader {
       const block = await this.readBlock();
       if (block === null) this.fail("the tar ends inside a sparse file's header (truncated archive)");
       if (block[504] === 0) return;
+    }
+  }
+
+  /** Counts one extended header against the entry's budget; fails once it is spent. */
+  private chargeMeta(budget: { headers: number; bytes: number }, size: number, entryOffset: number): void {
+    budget.headers++;
+    budget.bytes += size;
+    if (budget.headers > MAX_META_HEADERS) {
+      this.fail(`more than ${MAX_META_HEADERS} extended headers in a row at byte ${entryOffset}; no tar writes that many for one entry (hostile archive)`);
+    }
+    if (budget.bytes > MAX_META_BYTES) {
+      this.fail(`the extended headers at byte ${entryOffset} hold more than ${MAX_META_BYTES} bytes; no real entry needs that many (hostile archive)`);
     }
   }
 

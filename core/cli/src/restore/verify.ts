@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { openArchivePlaintext, type OpenOptions } from "./decode.js";
 import { checkEntryName } from "./entry-name.js";
 import type { Refusal } from "./extract.js";
-import { displayName } from "./tar-header.js";
+import { displayName } from "@sov/core/archive";
 import { ArchiveReadError, TarReader } from "./tar-reader.js";
 
 export interface VerifyReport {

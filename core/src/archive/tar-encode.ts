@@ -1,25 +1,16 @@
 /**
- * POSIX ustar headers, with a PAX extended header in front when a value does not fit.
- *
- * Strings here are byte strings: one char per byte (latin1), so file names that are not UTF-8
- * survive unchanged and a string's length is its size in the archive.
+ * Writing headers: POSIX ustar blocks, with a PAX extended header in front when a value does not
+ * fit (GNU tar reads and writes the same). Strings are byte strings (see byte-string.ts).
  */
+import { NON_ASCII } from "./byte-string.js";
+import { paxRecord, paxTime } from "./pax.js";
+import {
+  BLOCK_SIZE, CHKSUM, DEVMAJOR, DEVMINOR, type EntryType, type Field, GID, GNAME, LINKNAME, MAGIC, MODE, MTIME, NAME, PREFIX, SIZE, TYPE,
+  TYPEFLAG, UID, UNAME,
+} from "./tar-format.js";
 
-export const BLOCK_SIZE = 512;
-
-export type EntryType = "file" | "hardlink" | "symlink" | "char" | "block" | "directory" | "fifo";
-
-const TYPEFLAG: Readonly<Record<EntryType, string>> = {
-  file: "0",
-  hardlink: "1",
-  symlink: "2",
-  char: "3",
-  block: "4",
-  directory: "5",
-  fifo: "6",
-};
-
-export interface TarEntry {
+/** What the writer knows about an entry. */
+export interface EntryHeader {
   /** Relative to the archive root, no leading `/`; directories get a trailing `/` here. */
   name: string;
   type: EntryType;
@@ -29,7 +20,7 @@ export interface TarEntry {
   gid: number;
   /** Content bytes that follow the header: 0 for everything but regular files. */
   size: number;
-  /** Seconds since the epoch. */
+  /** Seconds since the epoch; negative before 1970, fractional when known finer. */
   mtime: number;
   /** Symlink target or the name of the hardlink's first occurrence. */
   linkname?: string;
@@ -39,28 +30,10 @@ export interface TarEntry {
   devminor?: number;
 }
 
-// ustar field offsets and widths (POSIX.1-2001, pax "ustar Interchange Format")
-const NAME = [0, 100] as const;
-const MODE = [100, 8] as const;
-const UID = [108, 8] as const;
-const GID = [116, 8] as const;
-const SIZE = [124, 12] as const;
-const MTIME = [136, 12] as const;
-const CHKSUM = [148, 8] as const;
-const TYPE = [156, 1] as const;
-const LINKNAME = [157, 100] as const;
-const MAGIC = [257, 8] as const; // "ustar\0" then version "00"
-const UNAME = [265, 32] as const;
-const GNAME = [297, 32] as const;
-const DEVMAJOR = [329, 8] as const;
-const DEVMINOR = [337, 8] as const;
-const PREFIX = [345, 155] as const;
-
-const NON_ASCII = /[^\x00-\x7f]/;
 const OCTAL_LIMIT = { 8: 8 ** 7, 12: 8 ** 11 } as const;
 
 /** The header blocks for `entry`: 512 bytes, or a PAX header and its records first when needed. */
-export function encodeHeader(entry: TarEntry): Buffer {
+export function encodeHeader(entry: EntryHeader): Buffer {
   const records = paxRecordsFor(entry);
   const pax = records ? encodePaxHeader(entry, records) : Buffer.alloc(0);
   const out = Buffer.allocUnsafe(pax.length + BLOCK_SIZE);
@@ -70,7 +43,7 @@ export function encodeHeader(entry: TarEntry): Buffer {
 }
 
 /** The PAX records `entry` needs, concatenated: "" when the ustar block holds everything. */
-export function paxRecordsFor(entry: TarEntry): string {
+export function paxRecordsFor(entry: EntryHeader): string {
   let records = "";
   const add = (key: string, value: string, fits: boolean) => {
     if (!fits || NON_ASCII.test(value)) records += paxRecord(key, value);
@@ -82,15 +55,16 @@ export function paxRecordsFor(entry: TarEntry): string {
   if (!fitsOctal(entry.uid, UID[1])) records += paxRecord("uid", String(entry.uid));
   if (!fitsOctal(entry.gid, GID[1])) records += paxRecord("gid", String(entry.gid));
   if (!fitsOctal(entry.size, SIZE[1])) records += paxRecord("size", String(entry.size));
-  if (!fitsOctal(entry.mtime, MTIME[1])) records += paxRecord("mtime", String(entry.mtime));
+  // the header holds whole seconds (base-256 before 1970, as GNU tar writes them); PAX adds
+  // the fraction, and carries the value for readers that know no base-256
+  if (!fitsOctal(entry.mtime, MTIME[1])) records += paxRecord("mtime", paxTime(entry.mtime));
   // a name that is not UTF-8 goes in raw, as GNU tar itself writes it: no `hdrcharset=BINARY`
   // record, which GNU tar 1.34 does not know and warns about on every read
-
   return records;
 }
 
 /** The extended header entry (typeflag `x`) carrying `records`, padded to whole blocks. */
-export function encodePaxHeader(entry: TarEntry, records: string): Buffer {
+export function encodePaxHeader(entry: EntryHeader, records: string): Buffer {
   const out = Buffer.alloc(BLOCK_SIZE + Math.ceil(records.length / BLOCK_SIZE) * BLOCK_SIZE);
   const base = entry.name.replace(/\/$/, "").split("/").pop() ?? "";
   writeBlock(out, 0, {
@@ -100,7 +74,7 @@ export function encodePaxHeader(entry: TarEntry, records: string): Buffer {
     uid: 0,
     gid: 0,
     size: records.length,
-    mtime: Math.max(0, Math.min(entry.mtime, OCTAL_LIMIT[12] - 1)),
+    mtime: Math.max(0, Math.min(Math.floor(entry.mtime), OCTAL_LIMIT[12] - 1)),
   }, "x");
   out.write(records, BLOCK_SIZE, "latin1");
   return out;
@@ -110,11 +84,11 @@ export function encodePaxHeader(entry: TarEntry, records: string): Buffer {
  * The ustar block for `entry` at `offset`; values that do not fit are cut short (or written
  * base-256) and belong in the PAX records written before it.
  */
-export function writeUstarHeader(target: Uint8Array, offset: number, entry: TarEntry): void {
+export function writeUstarHeader(target: Uint8Array, offset: number, entry: EntryHeader): void {
   writeBlock(target, offset, entry, TYPEFLAG[entry.type]);
 }
 
-function writeBlock(out: Uint8Array, at: number, e: TarEntry, typeflag: string): void {
+function writeBlock(out: Uint8Array, at: number, e: EntryHeader, typeflag: string): void {
   out.fill(0, at, at + BLOCK_SIZE);
   const [prefix, name] = splitName(e.name) ?? ["", e.name];
   // the checksum is the sum of the block's bytes, its own field read as eight spaces; every
@@ -125,13 +99,13 @@ function writeBlock(out: Uint8Array, at: number, e: TarEntry, typeflag: string):
   sum += writeNumber(out, at, UID, e.uid);
   sum += writeNumber(out, at, GID, e.gid);
   sum += writeNumber(out, at, SIZE, e.size);
-  sum += writeNumber(out, at, MTIME, e.mtime);
+  sum += writeNumber(out, at, MTIME, Math.floor(e.mtime));
   sum += writeString(out, at, TYPE, typeflag);
   if (e.linkname !== undefined) sum += writeString(out, at, LINKNAME, e.linkname);
   sum += writeString(out, at, MAGIC, "ustar\x0000");
   if (e.uname !== undefined) sum += writeString(out, at, UNAME, e.uname);
   if (e.gname !== undefined) sum += writeString(out, at, GNAME, e.gname);
-  if (e.type === "char" || e.type === "block") {
+  if (e.type === "chardev" || e.type === "blockdev") {
     sum += writeNumber(out, at, DEVMAJOR, e.devmajor ?? 0);
     sum += writeNumber(out, at, DEVMINOR, e.devminor ?? 0);
   }
@@ -150,23 +124,16 @@ function splitName(name: string): readonly [string, string] | undefined {
   return undefined;
 }
 
-/** A PAX record, `"%d %s=%s\n"`, whose decimal length counts its own digits. */
-export function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`.length;
-  let digits = String(body).length;
-  if (String(body + digits).length > digits) digits++;
-  return `${body + digits} ${key}=${value}\n`;
-}
-
-function fitsOctal(value: number, width: 8 | 12): boolean {
-  return value >= 0 && value < OCTAL_LIMIT[width] && Number.isInteger(value);
+function fitsOctal(value: number, width: number): boolean {
+  return value >= 0 && value < OCTAL_LIMIT[width as 8 | 12] && Number.isInteger(value);
 }
 
 /**
- * Zero-padded octal and a NUL; too large a value goes base-256 (GNU, read by every modern tar).
- * Returns the sum of the bytes written, for the checksum.
+ * Zero-padded octal and a NUL; a value octal cannot hold goes base-256, big-endian two's
+ * complement (GNU tar's form, read by every modern tar): 0x80 first for a large value, 0xff
+ * for a negative one. Returns the sum of the bytes written, for the checksum.
  */
-function writeNumber(out: Uint8Array, at: number, [offset, width]: readonly [number, 8 | 12], value: number): number {
+function writeNumber(out: Uint8Array, at: number, [offset, width]: Field, value: number): number {
   const start = at + offset;
   let sum = 0;
   if (fitsOctal(value, width)) {
@@ -175,21 +142,19 @@ function writeNumber(out: Uint8Array, at: number, [offset, width]: readonly [num
       sum += out[i]!;
       value = Math.floor(value / 8);
     }
-  } else if (value > 0) {
-    let rest = BigInt(Math.trunc(value));
-    for (let i = start + width - 1; i > start; i--, rest >>= 8n) {
-      out[i] = Number(rest & 0xffn);
-      sum += out[i]!;
-    }
-    out[start] = 0x80;
-    sum += 0x80;
+    return sum;
   }
-  // a negative value (an mtime before 1970) stays zeros here; its PAX record carries it
+  let rest = BigInt.asUintN(width * 8, BigInt(Math.trunc(value)));
+  for (let i = start + width - 1; i >= start; i--, rest >>= 8n) {
+    out[i] = Number(rest & 0xffn);
+    if (i === start) out[i] = value < 0 ? 0xff : 0x80;
+    sum += out[i]!;
+  }
   return sum;
 }
 
 /** A byte string into a field, cut at the field's width (the block is zeroed: no NUL to add). Returns the byte sum. */
-function writeString(out: Uint8Array, at: number, [offset, width]: readonly [number, number], value: string): number {
+function writeString(out: Uint8Array, at: number, [offset, width]: Field, value: string): number {
   const n = Math.min(value.length, width);
   let sum = 0;
   for (let i = 0; i < n; i++) {
