@@ -144,7 +144,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 async function delegate(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const has = (...flags: string[]) => flags.some((f) => argv.includes(f));
-  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
+  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: delegateLogFile(command, argv, env) });
   try {
     if (command === "restore") {
       const { restoreCommand } = await import("./restore/index.js");
@@ -155,6 +155,16 @@ async function delegate(command: "restore" | "install", argv: string[], env: Nod
   } catch (err) {
     return reportError(err, log);
   }
+}
+
+/**
+ * `sov install --prefix DIR` stages files for another root: it must not append to this host's
+ * real log file, so it logs to the terminal only (unless SOVEREIGN_BACKUP_LOG names a file).
+ */
+function delegateLogFile(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  if (env.SOVEREIGN_BACKUP_LOG !== undefined) return env.SOVEREIGN_BACKUP_LOG;
+  const staging = command === "install" && argv.some((a) => a === "--prefix" || a.startsWith("--prefix="));
+  return staging ? undefined : DEFAULT_LOG_FILE;
 }
 
 export function reportError(err: unknown, log: Logger): number {
