@@ -182,7 +182,9 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     log.error(`received ${sig}: aborting; nothing is committed`);
     controller.abort(new Error(sig));
   };
-  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  // SIGHUP (a closed terminal, `systemctl kill -s HUP`) would otherwise kill the process with
+  // its temporary files, lock and mounted stick left behind.
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal).on("SIGHUP", onSignal);
   const statePath = stateFile(env);
   const startedAt = new Date();
   let config: SovConfig | undefined;
@@ -215,7 +217,7 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return code;
   } finally {
-    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onSignal);
   }
 }
 

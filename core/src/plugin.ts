@@ -10,7 +10,7 @@ export interface RunInfo {
   readonly host: string;
   readonly startedAt: Date;
   readonly dryRun: boolean;
-  /** Aborted on SIGINT/SIGTERM or when the pipeline fails; long work should stop when it fires. */
+  /** Aborted on SIGINT/SIGTERM/SIGHUP or when the pipeline fails; long work should stop when it fires. */
   readonly signal: AbortSignal;
 }
 

@@ -3,7 +3,7 @@ import type { Transform } from "node:stream";
 import { archiveName, parseArchiveName } from "./archive-name.js";
 import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
-import { ExitCode, errorMessage } from "./errors.js";
+import { ExitCode, RunError, errorMessage } from "./errors.js";
 import { Fanout, type FanoutTarget } from "./fanout.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
@@ -23,7 +23,7 @@ export interface RunOptions {
   once?: boolean;
   env?: NodeJS.ProcessEnv;
   log: Logger;
-  /** Fires on SIGINT/SIGTERM: the run aborts its writes and exits 1. */
+  /** Fires on SIGINT/SIGTERM/SIGHUP: the run aborts its writes and exits 1. */
   signal?: AbortSignal;
   /** For tests: a config already parsed. */
   config?: SovConfig;
@@ -75,7 +75,9 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   const startedAt = new Date();
   const controller = new AbortController();
   const onAbort = () => controller.abort(opts.signal?.reason);
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // A signal while the CLI loaded the config has fired already: no event would come.
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
   const run: RunInfo = { host: "", startedAt, dryRun: !!opts.dryRun, signal: controller.signal };
 
   const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
@@ -94,6 +96,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
     return result(config, startedAt, true, [], chain.source.stats, [], {}, log, ExitCode.ok);
   }
 
+  if (run.signal.aborted) throw new RunError("interrupted by a signal while the config was loaded; nothing was read or written");
   const lock = opts.once ? null : await acquireLock(env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, log);
   try {
     return await runLocked(chain, name, run, controller, log, opts.progress);

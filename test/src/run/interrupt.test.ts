@@ -56,15 +56,18 @@ test("kill -9 mid-run leaves nothing under a final name, and the next run cleans
   assert.equal(final[1], `${final[0]}.sha256`);
 });
 
-test("SIGTERM mid-run aborts: exit 1, the temporary file removed, nothing committed, lock released", async (t) => {
-  if (!needTools(t, "age", "age-keygen")) return;
-  const fx = makeFixture(t, "sigterm");
-  bigSource(fx);
-  const { child, exited, stderr } = await startAndWaitForTmp(fx);
-  child.kill("SIGTERM");
-  const code = await exited;
-  assert.equal(code, 1, stderr());
-  assert.match(stderr(), /received SIGTERM/);
-  assert.deepEqual(readdirSync(fx.backups), []);
-  assert.deepEqual(readdirSync(join(fx.lockDir, "..")), [], "the lock is released");
-});
+// SIGHUP: a closed terminal or `systemctl kill -s HUP` must end a run like SIGTERM, not kill it.
+for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+  test(`${signal} mid-run aborts: exit 1, the temporary file removed, nothing committed, lock released`, async (t) => {
+    if (!needTools(t, "age", "age-keygen")) return;
+    const fx = makeFixture(t, signal.toLowerCase());
+    bigSource(fx);
+    const { child, exited, stderr } = await startAndWaitForTmp(fx);
+    child.kill(signal);
+    const code = await exited;
+    assert.equal(code, 1, stderr());
+    assert.match(stderr(), new RegExp(`received ${signal}`));
+    assert.deepEqual(readdirSync(fx.backups), []);
+    assert.deepEqual(readdirSync(join(fx.lockDir, "..")), [], "the lock is released");
+  });
+}
