@@ -67,7 +67,7 @@ interface ActiveDestination {
  * `sov run`: config, chain and hooks checked (exit 2) before the lock (exit 10), then pre_hook,
  * one read of the sources through compress and encrypt into a staged write per destination,
  * commits only after a clean pipeline, prune only after a fully successful run, post_hook if
- * anything committed.
+ * anything committed (before the destinations are closed).
  */
 export async function runBackup(opts: RunOptions): Promise<RunResult> {
   const { log } = opts;
@@ -164,6 +164,7 @@ async function runLocked(
   let pruned: ArchiveRef[] = [];
   const counts: Record<string, number> = {};
   let committed: ActiveDestination[] = [];
+  let ok = false;
   try {
     for (const a of active) {
       try {
@@ -198,19 +199,24 @@ async function runLocked(
       const mine = await a.destination.list().catch(() => null);
       if (mine) counts[a.name] = mine.filter((r) => parseArchiveName(r.name)?.host === config.host).length;
     }
+    // Before the destinations close: SOV_ARCHIVES must name files a hook can still read (a
+    // stick is unmounted at close).
+    ok = !pipelineError && committed.length === active.length;
+    if (committed.length > 0) await runPostHook(config, hookEnv(ok ? "ok" : "partial", active), log);
   } finally {
     for (const a of opened.reverse()) {
       await a.destination.close().catch((err) => log.warn(`destination ${a.name}: close failed: ${errorMessage(err)}`));
     }
   }
-
-  const ok = !pipelineError && committed.length === active.length;
-  if (config.hooks.post && committed.length > 0) {
-    log.info(`running post_hook ${config.hooks.post}`);
-    const code = await runHookFile(config.hooks.post, hookEnv(ok ? "ok" : "partial", active), log.child("post_hook"));
-    if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
-  }
   return finish(active, pruned, counts, pipelineError ?? (ok ? undefined : "not every destination committed"));
+}
+
+/** post_hook, after every commit and prune, while the destinations are still open. */
+async function runPostHook(config: SovConfig, env: Record<string, string>, log: Logger): Promise<void> {
+  if (!config.hooks.post) return;
+  log.info(`running post_hook ${config.hooks.post}`);
+  const code = await runHookFile(config.hooks.post, env, log.child("post_hook"));
+  if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
 }
 
 /** Source → compress → encrypt → every staged write. Returns why it failed, or the checksum. */

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { needRoot, needTools } from "../helpers.js";
+import { makeFixture } from "./fixture.js";
+
+/**
+ * A destination that behaves like a stick: its archives are reachable only between open() and
+ * close() (close moves the directory away, as an unmount does), and it records both calls.
+ */
+const STICK_LIKE_PLUGIN = `import { createReadStream, createWriteStream, appendFileSync, linkSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+const NAME = "stick-like";
+export default {
+  name: NAME,
+  stage: "destination",
+  optionsSchema: { type: "object", required: ["dir", "record"], properties: { dir: { type: "string" }, record: { type: "string" } }, additionalProperties: false },
+  apply(hooks, options, ctx) {
+    hooks.destination.tapPromise(NAME, async (destinations) => {
+      const { dir, record } = options;
+      const ref = (n) => ({ destination: ctx.instance, name: n, location: join(dir, n), size: statSync(join(dir, n)).size });
+      destinations.add({
+        name: ctx.instance,
+        describe: () => ["a stick-like directory " + dir],
+        open: async () => { mkdirSync(dir, { recursive: true, mode: 0o700 }); appendFileSync(record, "open\\n"); },
+        stage: async (archive) => {
+          const tmp = join(dir, archive + ".tmp");
+          const writable = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
+          return {
+            writable,
+            commit: async () => { linkSync(tmp, join(dir, archive)); unlinkSync(tmp); return ref(archive); },
+            abort: async () => { writable.destroy(); try { unlinkSync(tmp); } catch {} },
+          };
+        },
+        list: async () => readdirSync(dir).filter((n) => n.endsWith(".age")).map(ref),
+        remove: async (a) => unlinkSync(join(dir, a.name)),
+        read: (a) => createReadStream(join(dir, a.name)),
+        close: async () => { renameSync(dir, dir + "-unmounted"); appendFileSync(record, "close\\n"); },
+      });
+    });
+  },
+};
+`;
+
+test("post_hook runs while the destinations are open: every file in SOV_ARCHIVES is there to read", (t) => {
+  // a plugin given by path must be root-owned, as the fixture's files are when run as root
+  if (!needTools(t, "age", "age-keygen") || !needRoot(t)) return;
+  const fx = makeFixture(t, "hook-order");
+  const pluginDir = join(fx.dir, "plugins");
+  mkdirSync(pluginDir, { mode: 0o755 });
+  const plugin = join(pluginDir, "stick-like.mjs");
+  writeFileSync(plugin, STICK_LIKE_PLUGIN, { mode: 0o644 });
+  const record = join(fx.dir, "record");
+  const stick = join(fx.dir, "mnt", "stick");
+  const postHook = join(fx.dir, "post.sh");
+  writeFileSync(postHook, `#!/bin/sh\nfor f in $SOV_ARCHIVES; do if [ -f "$f" ]; then echo "post_hook reads $f" >> ${record}; else echo "post_hook misses $f" >> ${record}; fi; done\n`);
+  chmodSync(postHook, 0o755);
+  fx.writeV2Config(`destinations:
+  - { name: stick, plugin: ${plugin}, dir: ${stick}, record: ${record} }
+hooks: { post: ${postHook} }
+`);
+  const res = fx.run();
+  assert.equal(res.code, 0, res.stderr);
+  const lines = readFileSync(record, "utf8").trim().split("\n");
+  assert.equal(lines.length, 3, lines.join("\n"));
+  assert.equal(lines[0], "open");
+  assert.match(lines[1]!, new RegExp(`^post_hook reads ${stick}/sovereign-backup-testhost-\\d{8}-\\d{6}\\.tar\\.zst\\.age$`));
+  assert.equal(lines[2], "close");
+});
