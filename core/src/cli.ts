@@ -265,11 +265,14 @@ export function printSummary(res: RunResult, log: Logger): void {
 
 async function commandList(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   const config = await loadConfig({ configPath: values.config, env, log });
-  const selected = selectDestinations(config, values.target);
+  // Every configured destination (a v0.1 config's stick too), each marked whether a plain
+  // `sov run` writes it; --target narrows the list as it narrows a run.
+  const selected = values.target?.length ? selectDestinations(config, values.target) : config.destinations;
+  const writtenByDefault = new Set(selectDestinations(config, undefined).map((d) => d.name));
   const run = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
   const chain = await buildChain(config, selected, run, log, env);
   const name = archiveName(config.host, run.startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
-  for (const line of describeRun(chain, name)) process.stdout.write(`${line}\n`);
+  for (const line of describeRun(chain, name, writtenByDefault)) process.stdout.write(`${line}\n`);
   for (const p of chain.plugins) process.stdout.write(`plugin ${p.instance}: ${p.name} <- ${p.from}\n`);
   return ExitCode.ok;
 }

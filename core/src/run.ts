@@ -366,7 +366,11 @@ async function previewRetention(chain: Chain, name: string, now: Date): Promise<
   return lines;
 }
 
-export function describeRun(chain: Chain, name: string): string[] {
+/**
+ * The plan, as `sov list` and `--dry-run` print it. `writtenByDefault` (for `sov list`, whose
+ * chain holds every configured destination) marks which ones a plain `sov run` writes.
+ */
+export function describeRun(chain: Chain, name: string, writtenByDefault?: ReadonlySet<string>): string[] {
   const { config } = chain;
   const lines = [
     `config: ${config.file} (${config.format} format)`,
@@ -380,7 +384,8 @@ export function describeRun(chain: Chain, name: string): string[] {
     "destinations:",
   ];
   for (const { block, destination } of chain.destinations) {
-    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), retention ${describeRetention(block.retention)}:`);
+    const when = !writtenByDefault ? "" : writtenByDefault.has(block.name) ? ", written by sov run" : `, only with --target ${block.name}`;
+    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), retention ${describeRetention(block.retention)}${when}:`);
     lines.push(...destination.describe().map((l) => `    ${l}`));
   }
   lines.push(`pre_hook: ${config.hooks.pre ?? "none"}`, `post_hook: ${config.hooks.post ?? "none"}`);

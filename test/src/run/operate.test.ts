@@ -118,6 +118,27 @@ test("sov status: 3 before any run, 0 when fresh, 3 when stale, 1 after a failed
   assert.match(failed.stdout, /last run failed \(exit 1\)/);
 });
 
+test("sov list shows every configured destination, a v0.1 config's stick too, and marks which ones sov run writes", (t) => {
+  if (!needTools(t, "age-keygen")) return;
+  const fx = makeFixture(t, "list-all");
+  const v01 = readFileSync(fx.configFile, "utf8").replace(`  local: ${fx.backups}\n`, `  local: ${fx.backups}\n  usb_label: SOVLIST${process.pid}\n  usb_subdir: sov\n`);
+  writeFileSync(fx.configFile, v01);
+  const res = fx.run(["list"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /^ {2}local \(@sov\/dest-local\), retention .*, written by sov run:$/m);
+  assert.match(res.stdout, /^ {2}usb \(@sov\/dest-usb\), retention .*, only with --target usb:$/m);
+  assert.match(res.stdout, new RegExp(`SOVLIST${process.pid}`), "the stick's own lines are shown");
+  // --target narrows the list as it narrows a run; the legacy flag shows the same
+  assert.doesNotMatch(fx.run(["list", "--target", "local"]).stdout, /^ {2}usb /m);
+  assert.match(compat("sovereign-backup", ["--list"], fx.env).stdout, /only with --target usb/);
+
+  fx.writeV2Config(`destinations:\n  - { name: near, plugin: local, path: ${fx.backups} }\n  - { name: far, plugin: local, path: ${fx.backups}-far }\n`);
+  const v2 = fx.run(["list"]);
+  assert.equal(v2.code, 0, v2.stderr);
+  assert.equal(v2.stdout.match(/, written by sov run:$/gm)?.length, 2, v2.stdout);
+  assert.deepEqual(fx.files(), [], "listing wrote nothing");
+});
+
 test("metrics_textfile is valid Prometheus text format, written atomically", (t) => {
   if (!needTools(t, "age-keygen")) return;
   const fx = makeFixture(t, "metrics");
