@@ -105,7 +105,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     verbose: !!values.verbose,
     quiet: !!values.quiet,
     stdoutReserved: !!values.json,
-    file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE,
+    file: logFile(env),
   });
   try {
     switch (command) {
@@ -162,9 +162,13 @@ async function delegate(command: "restore" | "install", argv: string[], env: Nod
  * real log file, so it logs to the terminal only (unless SOVEREIGN_BACKUP_LOG names a file).
  */
 function delegateLogFile(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): string | undefined {
-  if (env.SOVEREIGN_BACKUP_LOG !== undefined) return env.SOVEREIGN_BACKUP_LOG;
   const staging = command === "install" && argv.some((a) => a === "--prefix" || a.startsWith("--prefix="));
-  return staging ? undefined : DEFAULT_LOG_FILE;
+  return staging && env.SOVEREIGN_BACKUP_LOG === undefined ? undefined : logFile(env);
+}
+
+/** The log file every command appends to; an empty SOVEREIGN_BACKUP_LOG means none. */
+function logFile(env: NodeJS.ProcessEnv): string {
+  return env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE;
 }
 
 export function reportError(err: unknown, log: Logger): number {
@@ -196,6 +200,10 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     const targets = values.target?.flatMap((t) => t.split(",")).filter(Boolean);
     const res = await runBackup({
       config,
+      cliFiles: [
+        { path: logFile(env) ?? "", why: "sov's log file" },
+        { path: statePath, why: "sov's state file" },
+      ],
       targets,
       dryRun: !!values["dry-run"],
       once: !!values.once,

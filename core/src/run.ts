@@ -8,7 +8,8 @@ import { Fanout, type FanoutTarget } from "./fanout.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
-import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
+import { pathsToLeaveOut } from "./leave-out.js";
+import type { ArchiveRef, Destination, LeftOutPath, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
 import { judgeRetention, selectExpired } from "./retention.js";
 import { formatBytes } from "./format.js";
 import { startProgress } from "./report/progress.js";
@@ -25,6 +26,8 @@ export interface RunOptions {
   log: Logger;
   /** Fires on SIGINT/SIGTERM/SIGHUP: the run aborts its writes and exits 1. */
   signal?: AbortSignal;
+  /** Files of the command line's (log, state) that no source may archive, besides the core's own. */
+  cliFiles?: readonly LeftOutPath[];
   /** For tests: a config already parsed. */
   config?: SovConfig;
   /** With --dry-run: list every path the source would include, and why others are left out. */
@@ -82,6 +85,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
 
   const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
   (run as { host: string }).host = config.host;
+  (run as { leaveOut?: readonly LeftOutPath[] }).leaveOut = pathsToLeaveOut(config, env, opts.cliFiles);
   const selected = selectDestinations(config, opts.targets);
   for (const [key, path] of [["pre_hook", config.hooks.pre], ["post_hook", config.hooks.post], ["failure_hook", config.hooks.failure]] as const) {
     if (path) await checkTrustedFile(path, key, { executable: true });

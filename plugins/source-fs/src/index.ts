@@ -11,9 +11,9 @@ export default definePlugin<FsSourceOptions>({
   stage: "source",
   optionsSchema,
   apply(hooks, options, ctx) {
-    hooks.source.tapPromise(PLUGIN_NAME, async () => {
+    hooks.source.tapPromise(PLUGIN_NAME, async (run) => {
       await checkListFilesTrusted(options, ctx.configDir);
-      return createFsSource(options, ctx);
+      return createFsSource(options, { ...ctx, leaveOut: run.leaveOut ?? [] });
     });
   },
 });
