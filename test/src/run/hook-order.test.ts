@@ -1,42 +1,30 @@
 import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { test } from "node:test";
-import { needRoot, needTools } from "../helpers.js";
+import { needRoot, needTools, REPO } from "../helpers.js";
 import { makeFixture } from "./fixture.js";
 
 /**
- * A destination that behaves like a stick: its archives are reachable only between open() and
- * close() (close moves the directory away, as an unmount does), and it records both calls.
+ * A destination that behaves like a stick: the real local destination, whose archives are
+ * reachable only between open() and close() (close moves the directory away, as an unmount
+ * does), and which records both calls.
  */
-const STICK_LIKE_PLUGIN = `import { createReadStream, createWriteStream, appendFileSync, linkSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+const STICK_LIKE_PLUGIN = `import { appendFileSync, renameSync } from "node:fs";
+import { localDestination } from ${JSON.stringify(pathToFileURL(join(REPO, "plugins/dest-local/dist/src/index.js")).href)};
 const NAME = "stick-like";
 export default {
   name: NAME,
   stage: "destination",
   optionsSchema: { type: "object", required: ["dir", "record"], properties: { dir: { type: "string" }, record: { type: "string" } }, additionalProperties: false },
-  apply(hooks, options, ctx) {
+  apply(hooks, { dir, record }, ctx) {
     hooks.destination.tapPromise(NAME, async (destinations) => {
-      const { dir, record } = options;
-      const ref = (n) => ({ destination: ctx.instance, name: n, location: join(dir, n), size: statSync(join(dir, n)).size });
+      const local = localDestination(ctx.instance, { path: dir }, ctx.log);
       destinations.add({
-        name: ctx.instance,
-        describe: () => ["a stick-like directory " + dir],
-        open: async () => { mkdirSync(dir, { recursive: true, mode: 0o700 }); appendFileSync(record, "open\\n"); },
-        stage: async (archive) => {
-          const tmp = join(dir, archive + ".tmp");
-          const writable = createWriteStream(tmp, { flags: "wx", mode: 0o600 });
-          return {
-            writable,
-            commit: async () => { linkSync(tmp, join(dir, archive)); unlinkSync(tmp); return ref(archive); },
-            abort: async () => { writable.destroy(); try { unlinkSync(tmp); } catch {} },
-          };
-        },
-        list: async () => readdirSync(dir).filter((n) => n.endsWith(".age")).map(ref),
-        remove: async (a) => unlinkSync(join(dir, a.name)),
-        read: (a) => createReadStream(join(dir, a.name)),
-        close: async () => { renameSync(dir, dir + "-unmounted"); appendFileSync(record, "close\\n"); },
+        ...local,
+        open: async () => { await local.open(); appendFileSync(record, "open\\n"); },
+        close: async () => { await local.close(); renameSync(dir, dir + "-unmounted"); appendFileSync(record, "close\\n"); },
       });
     });
   },
