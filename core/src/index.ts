@@ -12,6 +12,7 @@ export type {
   Destination,
   DestinationCollector,
   Encryptor,
+  LeftOutPath,
   OptionsSchema,
   PluginContext,
   PruneInfo,

@@ -1,4 +1,5 @@
-import { chmod, lstat, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { constants as fsc } from "node:fs";
+import { chmod, lstat, mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ConfigError, LockHeldError } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -24,33 +25,75 @@ interface Holder {
  */
 export async function acquireLock(lockDir: string, log: Logger): Promise<RunLock> {
   await prepareLockParent(dirname(lockDir));
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await mkdir(lockDir, { mode: 0o700 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new ConfigError(`cannot create lock ${lockDir}: ${(err as Error).message}`);
-      }
-      const holder = await readHolder(lockDir);
-      if (holder === "starting") throw new LockHeldError(`another run is starting (lock ${lockDir})`);
-      if (holder && isLive(holder)) {
-        throw new LockHeldError(`another run (pid ${holder.pid}) holds ${lockDir}; use --once to run anyway`);
-      }
-      log.warn(`breaking stale lock ${lockDir}${holder ? ` (pid ${holder.pid} is gone)` : ""}`);
-      await rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    const me: Holder = { pid: process.pid, start: processStartTime(process.pid) };
-    await writeFile(join(lockDir, "pid"), `${me.pid} ${me.start ?? "-"}\n`, { mode: 0o600 });
-    return {
-      path: lockDir,
-      release: async () => {
+  let breakMark: string | null = null;
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await mkdir(lockDir, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+          throw new ConfigError(`cannot create lock ${lockDir}: ${(err as Error).message}`);
+        }
         const holder = await readHolder(lockDir);
-        if (holder && holder !== "starting" && holder.pid === me.pid) await rm(lockDir, { recursive: true, force: true });
-      },
-    };
+        if (holder === "starting") throw new LockHeldError(`another run is starting (lock ${lockDir})`);
+        if (holder && isLive(holder)) {
+          throw new LockHeldError(`another run (pid ${holder.pid}) holds ${lockDir}; use --once to run anyway`);
+        }
+        breakMark = (await breakStaleLock(lockDir, log)) ?? breakMark;
+        continue;
+      }
+      const me: Holder = { pid: process.pid, start: processStartTime(process.pid) };
+      await writeFile(join(lockDir, "pid"), `${me.pid} ${me.start ?? "-"}\n`, { mode: 0o600 });
+      return {
+        path: lockDir,
+        release: async () => {
+          const holder = await readHolder(lockDir);
+          if (holder && holder !== "starting" && holder.pid === me.pid) await rm(lockDir, { recursive: true, force: true });
+        },
+      };
+    }
+    throw new LockHeldError(`could not take ${lockDir}: it keeps reappearing`);
+  } finally {
+    // The broken lock is gone for good: a late run's mark for it could never match a lock again.
+    if (breakMark) await rm(breakMark, { force: true });
   }
-  throw new LockHeldError(`could not take ${lockDir}: it keeps reappearing`);
+}
+
+/**
+ * Removes a stale lock, unless another run got to it first; returns the mark it claimed it
+ * with. Runs started together all see the same stale lock: each claims it with an O_EXCL mark
+ * named after that lock (its pid file and the directory's inode and mtime), and only the one
+ * that created the mark checks it again and removes it. Without the mark, a slower run would
+ * remove the lock a faster one had just taken, and both would run.
+ */
+async function breakStaleLock(lockDir: string, log: Logger): Promise<string | null> {
+  const identity = await lockIdentity(lockDir);
+  if (identity === null) return null; // gone meanwhile: released or broken; try mkdir again
+  const mark = `${lockDir}.broken-${identity}`;
+  try {
+    await (await open(mark, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)).close();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new ConfigError(`cannot break stale lock ${lockDir}: ${(err as Error).message}`);
+    throw new LockHeldError(`another run is taking over the stale lock ${lockDir}`);
+  }
+  const holder = await readHolder(lockDir);
+  const stillStale = holder !== "starting" && !(holder && isLive(holder)) && (await lockIdentity(lockDir)) === identity;
+  if (!stillStale) {
+    await rm(mark, { force: true });
+    throw new LockHeldError(`another run took over the stale lock ${lockDir}`);
+  }
+  log.warn(`breaking stale lock ${lockDir}${holder ? ` (pid ${holder.pid} is gone)` : ""}`);
+  await rm(lockDir, { recursive: true, force: true });
+  return mark;
+}
+
+/** One lock directory for good: its pid file's content, inode and mtime. Null when there is none. */
+async function lockIdentity(lockDir: string): Promise<string | null> {
+  const st = await stat(lockDir, { bigint: true }).catch(() => null);
+  if (!st) return null;
+  const pid = await readFile(join(lockDir, "pid"), "utf8").catch(() => "");
+  const holder = pid.trim().replace(/[^0-9]+/g, "-") || "nopid";
+  return `${holder}-${st.ino}-${st.mtimeNs}`;
 }
 
 function isLive(holder: Holder): boolean {

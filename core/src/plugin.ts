@@ -18,8 +18,20 @@ export interface RunInfo {
   readonly dryRun: boolean;
   /** When this run took the lock (absent in a dry run and with `--once`). */
   readonly lockedAt?: Date;
-  /** Aborted on SIGINT/SIGTERM or when the pipeline fails; long work should stop when it fires. */
+  /** Aborted on SIGINT/SIGTERM/SIGHUP or when the pipeline fails; long work should stop when it fires. */
   readonly signal: AbortSignal;
+  /**
+   * Absolute paths a source must not archive, nor descend into: every destination's directory
+   * on this host, the lock, the state, log and metrics files. A source that can should leave
+   * them out and give `why` as the reason in its preview. Absent when there are none.
+   */
+  readonly leaveOut?: readonly LeftOutPath[];
+}
+
+/** A path of sov's own that no source may archive, and why (`a sov destination`). */
+export interface LeftOutPath {
+  readonly path: string;
+  readonly why: string;
 }
 
 /** Counters a source keeps while it streams; the core prints them in the run summary. */

@@ -3,13 +3,14 @@ import type { Transform } from "node:stream";
 import { archiveName, parseArchiveName } from "./archive-name.js";
 import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
-import { ExitCode, errorMessage } from "./errors.js";
+import { ExitCode, RunError, errorMessage } from "./errors.js";
 import { Fanout, type FanoutTarget } from "./fanout.js";
 import { tapCoreHooks } from "./core-taps.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
-import type { ArchiveRef, Destination, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
+import { pathsToLeaveOut } from "./leave-out.js";
+import type { ArchiveRef, Destination, LeftOutPath, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
 import { judgeRetention } from "./retention.js";
 import { formatBytes } from "./format.js";
 import { checkTrustedFile } from "./trusted-path.js";
@@ -23,8 +24,10 @@ export interface RunOptions {
   once?: boolean;
   env?: NodeJS.ProcessEnv;
   log: Logger;
-  /** Fires on SIGINT/SIGTERM: the run aborts its writes and exits 1. */
+  /** Fires on SIGINT/SIGTERM/SIGHUP: the run aborts its writes and exits 1. */
   signal?: AbortSignal;
+  /** Files of the command line's (log, state) that no source may archive, besides the core's own. */
+  cliFiles?: readonly LeftOutPath[];
   /** For tests: a config already parsed. */
   config?: SovConfig;
   /** With --dry-run: list every path the source would include, and why others are left out. */
@@ -67,7 +70,7 @@ interface ActiveDestination {
  * `sov run`: config, chain and hooks checked (exit 2) before the lock (exit 10), then pre_hook,
  * one read of the sources through compress and encrypt into a staged write per destination,
  * commits only after a clean pipeline, prune only after a fully successful run, post_hook if
- * anything committed.
+ * anything committed (before the destinations are closed).
  */
 export async function runBackup(opts: RunOptions): Promise<RunResult> {
   const { log } = opts;
@@ -75,11 +78,14 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
   const startedAt = new Date();
   const controller = new AbortController();
   const onAbort = () => controller.abort(opts.signal?.reason);
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // A signal while the CLI loaded the config has fired already: no event would come.
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener("abort", onAbort, { once: true });
   const run: RunInfo = { host: "", startedAt, dryRun: !!opts.dryRun, signal: controller.signal };
 
   const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
   (run as { host: string }).host = config.host;
+  (run as { leaveOut?: readonly LeftOutPath[] }).leaveOut = pathsToLeaveOut(config, env, opts.cliFiles);
   const selected = selectDestinations(config, opts.targets);
   for (const [key, path] of [["pre_hook", config.hooks.pre], ["post_hook", config.hooks.post], ["failure_hook", config.hooks.failure]] as const) {
     if (path) await checkTrustedFile(path, key, { executable: true });
@@ -94,6 +100,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
     return result(config, startedAt, true, [], chain.source.stats, [], {}, log, ExitCode.ok);
   }
 
+  if (run.signal.aborted) throw new RunError("interrupted by a signal while the config was loaded; nothing was read or written");
   const lock = opts.once ? null : await acquireLock(env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, log);
   if (lock) (run as { lockedAt?: Date }).lockedAt = new Date();
   try {
@@ -152,6 +159,7 @@ async function runLocked(
   let pruned: ArchiveRef[] = [];
   const counts: Record<string, number> = {};
   let committed: ActiveDestination[] = [];
+  let ok = false;
   try {
     for (const a of active) {
       try {
@@ -186,19 +194,24 @@ async function runLocked(
       const mine = await a.destination.list().catch(() => null);
       if (mine) counts[a.name] = mine.filter((r) => parseArchiveName(r.name)?.host === config.host).length;
     }
+    // Before the destinations close: SOV_ARCHIVES must name files a hook can still read (a
+    // stick is unmounted at close).
+    ok = !pipelineError && committed.length === active.length;
+    if (committed.length > 0) await runPostHook(config, hookEnv(ok ? "ok" : "partial", active), log);
   } finally {
     for (const a of opened.reverse()) {
       await a.destination.close().catch((err) => log.warn(`destination ${a.name}: close failed: ${errorMessage(err)}`));
     }
   }
-
-  const ok = !pipelineError && committed.length === active.length;
-  if (config.hooks.post && committed.length > 0) {
-    log.info(`running post_hook ${config.hooks.post}`);
-    const code = await runHookFile(config.hooks.post, hookEnv(ok ? "ok" : "partial", active), log.child("post_hook"));
-    if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
-  }
   return finish(active, pruned, counts, pipelineError ?? (ok ? undefined : "not every destination committed"));
+}
+
+/** post_hook, after every commit and prune, while the destinations are still open. */
+async function runPostHook(config: SovConfig, env: Record<string, string>, log: Logger): Promise<void> {
+  if (!config.hooks.post) return;
+  log.info(`running post_hook ${config.hooks.post}`);
+  const code = await runHookFile(config.hooks.post, env, log.child("post_hook"));
+  if (code !== 0) log.warn(`post_hook ${config.hooks.post} exited ${code}`);
 }
 
 /** Source → compress → encrypt → every staged write. Returns why it failed, or the checksum and size. */
@@ -363,7 +376,11 @@ async function previewRetention(chain: Chain, name: string, now: Date): Promise<
   return lines;
 }
 
-export function describeRun(chain: Chain, name: string): string[] {
+/**
+ * The plan, as `sov list` and `--dry-run` print it. `writtenByDefault` (for `sov list`, whose
+ * chain holds every configured destination) marks which ones a plain `sov run` writes.
+ */
+export function describeRun(chain: Chain, name: string, writtenByDefault?: ReadonlySet<string>): string[] {
   const { config } = chain;
   const lines = [
     `config: ${config.file} (${config.format} format)`,
@@ -377,7 +394,8 @@ export function describeRun(chain: Chain, name: string): string[] {
     "destinations:",
   ];
   for (const { block, destination } of chain.destinations) {
-    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), retention ${describeRetention(block.retention)}:`);
+    const when = !writtenByDefault ? "" : writtenByDefault.has(block.name) ? ", written by sov run" : `, only with --target ${block.name}`;
+    lines.push(`  ${block.name} (${pluginOf(chain, "destination", block.name)}), retention ${describeRetention(block.retention)}${when}:`);
     lines.push(...destination.describe().map((l) => `    ${l}`));
   }
   lines.push(`pre_hook: ${config.hooks.pre ?? "none"}`, `post_hook: ${config.hooks.post ?? "none"}`);

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // A committed shim so npm can link the `sov` command before `tsc -b` has built dist/.
-import { main } from "../dist/src/cli.js";
+// First, before anything is loaded: a SIGUSR1 listener keeps Node from opening its inspector
+// (code execution as root for any local user) on SIGUSR1.
+process.on("SIGUSR1", () => {});
+const { main } = await import("../dist/src/cli.js");
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // The bash tool's restore command name and flags, kept for existing habits.
-import { sovereignRestore } from "../dist/src/compat.js";
+// First, before anything is loaded: a SIGUSR1 listener keeps Node from opening its inspector
+// (code execution as root for any local user) on SIGUSR1.
+process.on("SIGUSR1", () => {});
+const { sovereignRestore } = await import("../dist/src/compat.js");
 
 process.exitCode = await sovereignRestore(process.argv.slice(2));

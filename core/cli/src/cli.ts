@@ -100,7 +100,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     verbose: !!values.verbose,
     quiet: !!values.quiet,
     stdoutReserved: !!values.json,
-    file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE,
+    file: logFile(env),
   });
   try {
     switch (command) {
@@ -139,7 +139,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 async function delegate(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const has = (...flags: string[]) => flags.some((f) => argv.includes(f));
-  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE });
+  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: delegateLogFile(command, argv, env) });
   try {
     if (command === "restore") {
       const { restoreCommand } = await import("./restore/index.js");
@@ -150,6 +150,20 @@ async function delegate(command: "restore" | "install", argv: string[], env: Nod
   } catch (err) {
     return reportError(err, log);
   }
+}
+
+/**
+ * `sov install --prefix DIR` stages files for another root: it must not append to this host's
+ * real log file, so it logs to the terminal only (unless SOVEREIGN_BACKUP_LOG names a file).
+ */
+function delegateLogFile(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): string | undefined {
+  const staging = command === "install" && argv.some((a) => a === "--prefix" || a.startsWith("--prefix="));
+  return staging && env.SOVEREIGN_BACKUP_LOG === undefined ? undefined : logFile(env);
+}
+
+/** The log file every command appends to; an empty SOVEREIGN_BACKUP_LOG means none. */
+function logFile(env: NodeJS.ProcessEnv): string {
+  return env.SOVEREIGN_BACKUP_LOG ?? DEFAULT_LOG_FILE;
 }
 
 export function reportError(err: unknown, log: Logger): number {
@@ -167,7 +181,9 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     log.error(`received ${sig}: aborting; nothing is committed`);
     controller.abort(new Error(sig));
   };
-  process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+  // SIGHUP (a closed terminal, `systemctl kill -s HUP`) would otherwise kill the process with
+  // its temporary files, lock and mounted stick left behind.
+  process.on("SIGINT", onSignal).on("SIGTERM", onSignal).on("SIGHUP", onSignal);
   const statePath = stateFile(env);
   const startedAt = new Date();
   let config: SovConfig | undefined;
@@ -182,6 +198,10 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     const targets = values.target?.flatMap((t) => t.split(",")).filter(Boolean);
     const res = await runBackup({
       config,
+      cliFiles: [
+        { path: logFile(env) ?? "", why: "sov's log file" },
+        { path: statePath, why: "sov's state file" },
+      ],
       targets,
       dryRun: !!values["dry-run"],
       once: !!values.once,
@@ -203,7 +223,7 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return code;
   } finally {
-    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal).off("SIGHUP", onSignal);
   }
 }
 
@@ -251,11 +271,14 @@ export function printSummary(res: RunResult, log: Logger): void {
 
 async function commandList(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
   const config = await loadConfig({ configPath: values.config, env, log });
-  const selected = selectDestinations(config, values.target);
+  // Every configured destination (a v0.1 config's stick too), each marked whether a plain
+  // `sov run` writes it; --target narrows the list as it narrows a run.
+  const selected = values.target?.length ? selectDestinations(config, values.target) : config.destinations;
+  const writtenByDefault = new Set(selectDestinations(config, undefined).map((d) => d.name));
   const run = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
   const chain = await buildChain(config, selected, run, log, env);
   const name = archiveName(config.host, run.startedAt, chain.compressor?.extension || null, chain.encryptor.extension);
-  for (const line of describeRun(chain, name)) process.stdout.write(`${line}\n`);
+  for (const line of describeRun(chain, name, writtenByDefault)) process.stdout.write(`${line}\n`);
   for (const p of chain.plugins) process.stdout.write(`plugin ${p.instance}: ${p.name} <- ${p.from}\n`);
   return ExitCode.ok;
 }

@@ -21,12 +21,20 @@ export class YamlConfigDocument {
 
   static parse(file: string, text: string): YamlConfigDocument {
     const lines = new LineCounter();
-    // Strict core schema: `!!js/function` and friends do not exist; unknown tags are errors.
-    const doc = parseDocument(text, { lineCounter: lines, schema: "core", merge: false, uniqueKeys: true, prettyErrors: false });
+    // Strict core schema, without the YAML 1.1 extras (`!!binary`, `!!set`, `!!timestamp`).
+    const doc = parseDocument(text, { lineCounter: lines, schema: "core", resolveKnownTags: false, merge: false, uniqueKeys: true, prettyErrors: false });
     const problem = doc.errors[0];
     if (problem) {
       const line = problem.linePos?.[0]?.line ?? lines.linePos(problem.pos[0]).line;
       throw new ConfigError(`${file}:${line}: not valid YAML: ${problem.message.split("\n")[0]}`);
+    }
+    // The parser only warns about a tag it does not know and keeps the bare value: a config
+    // written for another tool (`!!python/object`, `!custom`) would be half-understood.
+    const unknownTag = doc.warnings.find((w) => w.code === "TAG_RESOLVE_FAILED");
+    if (unknownTag) {
+      const line = unknownTag.linePos?.[0]?.line ?? lines.linePos(unknownTag.pos[0]).line;
+      const tag = /Unresolved tag: (\S+)/.exec(unknownTag.message)?.[1] ?? "a tag";
+      throw new ConfigError(`${file}:${line}: YAML tag ${tag} is not allowed: sov configs use plain values only (remove the tag)`);
     }
     try {
       return new YamlConfigDocument(file, doc, lines);

@@ -52,11 +52,28 @@ export async function loadRecipients(options: Readonly<RecipientOptions>): Promi
     options.recipients.forEach((value, i) => recipients.push(checkRecipient(value.trim(), `recipients[${i}]`)));
     sources.push("inline");
   }
+  refuseMixedRecipients(recipients, sources);
   if (recipients.length === 0) {
     const looked = file === undefined ? "no recipients are configured" : `${file} has no recipient lines and no inline recipients are set`;
     throw new ConfigError(`${looked}; every archive needs at least one age recipient (age-keygen -y KEYFILE prints one, or use an ssh-ed25519 public key)`);
   }
   return { recipients, sources };
+}
+
+/**
+ * A file key wrapped for a classic recipient too is only as safe as that recipient: a future
+ * quantum attacker reads the archive through it, and the post-quantum one protects nothing.
+ * age 1.3 refuses the mix; so does sov.
+ */
+function refuseMixedRecipients(recipients: readonly string[], sources: readonly string[]): void {
+  const postQuantum = recipients.find((r) => r.startsWith("age1pq1"));
+  const classic = recipients.find((r) => !r.startsWith("age1pq1"));
+  if (!postQuantum || !classic) return;
+  throw new ConfigError(
+    `the recipients (from ${sources.join(" and ")}) mix post-quantum (${abbreviateRecipient(postQuantum)}) and classic ` +
+      `(${abbreviateRecipient(classic)}) keys: the classic one would let a future quantum attacker read every archive, so age 1.3 ` +
+      "refuses this mix and so does sov. List only age1pq1... recipients, or only classic ones (age1..., ssh-)",
+  );
 }
 
 /**

@@ -93,16 +93,25 @@ describe("recipients", () => {
   });
 
   test("describe() lists every recipient, shortening hybrid ones", async () => {
-    const x = await newRecipient();
-    const pq = await identityToRecipient(await generateHybridIdentity());
+    const [pq1, pq2] = [await identityToRecipient(await generateHybridIdentity()), await identityToRecipient(await generateHybridIdentity())];
     const hooks = createStageHooks();
-    plugin.apply(hooks, { recipients: [x, pq] }, { instance: plugin.name, host: "h", configDir: "/", log: silentLogger() });
+    plugin.apply(hooks, { recipients: [pq1, pq2] }, { instance: plugin.name, host: "h", configDir: "/", log: silentLogger() });
     const encryptor = await hooks.encrypt.promise({ host: "h", startedAt: new Date(), dryRun: false, signal: new AbortController().signal });
     const lines = encryptor!.describe();
     assert.equal(lines[0], "2 recipients from inline");
-    assert.equal(lines[1], `  ${x}`);
+    assert.match(lines[1]!, /^ {2}age1pq1\S{17}\.\.\.\S{12}$/);
     assert.match(lines[2]!, /^ {2}age1pq1\S{17}\.\.\.\S{12}$/);
     assert.equal(encryptor!.extension, "age");
+  });
+
+  test("post-quantum and classic recipients together are refused, as age 1.3 refuses them", async (t) => {
+    const x = await newRecipient();
+    const pq = await identityToRecipient(await generateHybridIdentity());
+    const mixed = /^the recipients \(from .+\) mix post-quantum \(age1pq1\S+\.\.\.\S+\) and classic \(age1\S+\) keys: .* List only age1pq1\.\.\. recipients, or only classic ones/;
+    await assert.rejects(loadRecipients({ recipients: [x, pq] }), isConfigError(mixed));
+    const file = join(scratch(t), "recipients.txt");
+    writeFileSync(file, `${pq}\n`);
+    await assert.rejects(loadRecipients({ recipients_file: file, recipients: [x] }), isConfigError(new RegExp(`^the recipients \\(from ${file} and inline\\) mix`)));
   });
 });
 

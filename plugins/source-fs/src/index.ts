@@ -1,4 +1,5 @@
 import { definePlugin } from "@sov/core";
+import { checkListFilesTrusted } from "./list-file.js";
 import { type FsSourceOptions, optionsSchema } from "./options.js";
 import { createFsSource } from "./source.js";
 
@@ -10,7 +11,10 @@ export default definePlugin<FsSourceOptions>({
   stage: "source",
   optionsSchema,
   apply(hooks, options, ctx) {
-    hooks.source.tapPromise(PLUGIN_NAME, async () => createFsSource(options, ctx));
+    hooks.source.tapPromise(PLUGIN_NAME, async (run) => {
+      await checkListFilesTrusted(options, ctx.configDir);
+      return createFsSource(options, { ...ctx, leaveOut: run.leaveOut ?? [] });
+    });
   },
 });
 

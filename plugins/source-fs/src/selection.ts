@@ -21,6 +21,8 @@ export interface SelectionRules {
   readonly oneFileSystem?: boolean;
   /** `text` is the limit as configured (`2G`), for reasons. */
   readonly excludeLargerThan?: { readonly bytes: number; readonly text: string };
+  /** sov's own paths (RunInfo.leaveOut) as member names (byte strings), with why they are left out. */
+  readonly leaveOut?: ReadonlyArray<{ readonly name: string; readonly why: string }>;
 }
 
 /** Why an entry is left out; turned into words only when someone reads them (`Selection.reason`). */
@@ -30,7 +32,8 @@ export type Exclusion =
   | { readonly kind: "present"; readonly tag: string }
   | { readonly kind: "filesystem" }
   | { readonly kind: "size"; readonly size: number }
-  | { readonly kind: "socket" };
+  | { readonly kind: "socket" }
+  | { readonly kind: "sov"; readonly why: string };
 
 /** A directory some rule applies to, judged from its listing. */
 export interface DirectoryVerdict {
@@ -63,6 +66,7 @@ export class Selection {
   private readonly ifPresent: ReadonlySet<string>;
   private readonly oneFileSystem: boolean;
   private readonly sizeLimit: { readonly bytes: number; readonly text: string } | undefined;
+  private readonly sovPaths: ReadonlyMap<string, Exclusion>;
 
   constructor(exclude: readonly string[], rules: SelectionRules = {}) {
     this.patterns = [
@@ -76,6 +80,12 @@ export class Selection {
     this.ifPresent = new Set(rules.excludeIfPresent ?? []);
     this.oneFileSystem = rules.oneFileSystem ?? false;
     this.sizeLimit = rules.excludeLargerThan;
+    this.sovPaths = new Map((rules.leaveOut ?? []).map(({ name, why }) => [name, { kind: "sov", why }]));
+  }
+
+  /** Why sov leaves this member out as one of its own paths (a destination, the lock), if it does. */
+  sovPath(name: string): Exclusion | undefined {
+    return this.sovPaths.size > 0 ? this.sovPaths.get(name) : undefined;
   }
 
   /** Whether a regular file's size can leave it out at all (the preview stats files only then). */
@@ -130,6 +140,8 @@ export class Selection {
         return `larger than ${this.sizeLimit?.text} (${formatBytes(exclusion.size)})`;
       case "socket":
         return "a socket; sockets are not archived";
+      case "sov":
+        return exclusion.why;
     }
   }
 }

@@ -1,7 +1,7 @@
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { type ArchiveSource, ConfigError, type Logger, RunError, type SelectionDecision, type SourceStats } from "@sov/core";
+import { type ArchiveSource, ConfigError, type LeftOutPath, type Logger, RunError, type SelectionDecision, type SourceStats } from "@sov/core";
 import { byteString, displayName as display } from "@sov/core/archive";
 import { createControl, giveBuffer, requestStop, type WorkerInput, type WorkerMessage } from "./channel.js";
 import { type ListFile, readListFile } from "./list-file.js";
@@ -22,6 +22,8 @@ export interface FsSourceContext {
   readonly log: Logger;
   /** Where a relative `root`, `exclude_from` and `include_from` are resolved from. */
   readonly configDir: string;
+  /** sov's own paths, absolute (the run's `leaveOut`): never archived. */
+  readonly leaveOut?: readonly LeftOutPath[];
 }
 
 /** The source's counters: the core's, and the files `exclude_larger_than` left out. */
@@ -45,6 +47,7 @@ export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSource
     excludeIfPresent: (options.exclude_if_present ?? []).map(byteString),
     oneFileSystem: options.one_file_system ?? false,
     ...(limit === undefined ? {} : { excludeLargerThan: { bytes: parseSize(limit), text: sizeText(limit) } }),
+    leaveOut: leftOutMembers(root, ctx.leaveOut ?? []),
   };
   new Selection(exclude, rules); // a pattern the matcher cannot compile fails now, not mid-backup
 
@@ -94,6 +97,15 @@ export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSource
       }) as AsyncIterable<SelectionDecision>;
     },
   };
+}
+
+/** sov's own paths as member names under `root`; those outside it cannot be met by the walk. */
+function leftOutMembers(root: string, paths: readonly LeftOutPath[]): Array<{ name: string; why: string }> {
+  return paths.flatMap(({ path, why }) => {
+    const rel = relative(root, path);
+    if (rel === "" || rel === ".." || rel.startsWith("../") || isAbsolute(rel)) return [];
+    return [{ name: byteString(rel), why }];
+  });
 }
 
 /** The limit as configured, for reasons: `2G`, or `1000 bytes` for a plain number. */

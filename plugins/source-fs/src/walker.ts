@@ -191,6 +191,8 @@ abstract class SelectionWalk {
    */
   private visit(path: string, name: string, dirent: Dirent | undefined, parentDev: number | undefined): void {
     if (this.selection.excludedByPattern(name)) return this.excluded(path, name, dirent, PATTERN);
+    const sov = this.selection.sovPath(name);
+    if (sov) return this.excluded(path, name, dirent, sov);
     if (dirent?.isFile()) return this.file(path, name, undefined);
     let st: Stats;
     try {

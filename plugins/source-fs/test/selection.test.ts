@@ -10,6 +10,7 @@ import { Ajv } from "ajv";
 import plugin from "../src/index.js";
 import { type FsSourceOptions, parseSize } from "../src/options.js";
 import { CACHEDIR_SIGNATURE } from "../src/selection.js";
+import { MAX_LIST_FILE_BYTES } from "../src/list-file.js";
 import { createFsSource } from "../src/source.js";
 import { PREVIEW_BATCH } from "../src/walker.js";
 import { archiveTo, includedPaths, makeSource, previewOf, requireGnuTar, requireRoot, tar, tarList, tempDir } from "./helpers.js";
@@ -20,6 +21,14 @@ const GiB = 1024 ** 3;
 function put(root: string, rel: string, content: string | Buffer = rel): void {
   mkdirSync(join(root, rel, ".."), { recursive: true });
   writeFileSync(join(root, rel), content);
+}
+
+/** A scratch directory under /run (root-owned, 0755 all the way up), as a root-run config dir is. */
+function trustedTempDir(t: TestContext): string {
+  mkdirSync("/run/sov-test", { recursive: true, mode: 0o755 });
+  const dir = mkdtempSync(join("/run/sov-test", "source-fs-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Our archive's members for `options`, and the same source's preview. */
@@ -240,6 +249,20 @@ describe("exclude_from and include_from", () => {
     writeFileSync(join(configDir, "bad.txt"), "/ok\n# fine\n/srv/../etc/shadow\n");
     assert.throws(make({ include_from: "bad.txt" }), (err) => err instanceof ConfigError && err.message.startsWith(`include_from ${join(configDir, "bad.txt")}:3: path '/srv/../etc/shadow': '..' is not allowed`));
   });
+
+  test("a FIFO, a device or a file over the size bound is refused without reading it", (t) => {
+    const configDir = tempDir(t);
+    const make = (options: Partial<FsSourceOptions>) => () => createFsSource({ paths: ["/etc"], ...options }, { log: silentLogger(), configDir });
+    const fifo = join(configDir, "fifo");
+    spawnSync("mkfifo", [fifo]);
+    // a blocking read of a FIFO without writer would never return: this call would hang
+    assert.throws(make({ exclude_from: fifo }), (err) => err instanceof ConfigError && err.message.startsWith(`exclude_from ${fifo}: not a regular file`));
+    assert.throws(make({ include_from: "/dev/zero" }), (err) => err instanceof ConfigError && err.message.startsWith("include_from /dev/zero: not a regular file"));
+    const huge = join(configDir, "huge.txt");
+    writeFileSync(huge, "");
+    truncateSync(huge, MAX_LIST_FILE_BYTES + 1); // sparse: no disk used
+    assert.throws(make({ exclude_from: huge }), (err) => err instanceof ConfigError && err.message === `exclude_from ${huge}: larger than 16 MiB, the most a list file may hold`);
+  });
 });
 
 describe("one_file_system", () => {
@@ -384,7 +407,8 @@ describe("the preview", () => {
 });
 
 test("describe() lists every selection option in force, for sov list", async (t) => {
-  const configDir = tempDir(t);
+  // as root the plugin trusts list files only in root-owned directories, never under /tmp
+  const configDir = process.geteuid?.() === 0 ? trustedTempDir(t) : tempDir(t);
   writeFileSync(join(configDir, "ex.txt"), "*.iso\n# c\ntmp\n");
   writeFileSync(join(configDir, "in.txt"), "/srv\n");
   const hooks = createStageHooks();

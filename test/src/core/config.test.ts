@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError, loadConfig, parseConfigText, silentLogger } from "@sov/core";
-import { scratch } from "../helpers.js";
+import { scratch, sov } from "../helpers.js";
 
 const V01 = `# sovereign-backup v0.1 config, as the bash tool read it
 host: sparki
@@ -71,6 +71,34 @@ test("nothing in a config is evaluated or expanded", () => {
   assert.deepEqual(c.source.options.paths, ["$HOME/`id`", "data/repos"]);
   assert.throws(() => parseConfigText("/x/h.yaml", "a: &x [1]\nb: *x\n", silentLogger()), ConfigError);
   assert.throws(() => parseConfigText("/x/h.yaml", "sources: !!js/function 'x'\n", silentLogger()), ConfigError);
+});
+
+test("a YAML tag beyond the core schema is refused with its line, also on a key v0.1 ignores", () => {
+  const cases: Array<[string, number, string]> = [
+    [V01.replace("host: sparki", "host: !custom sparki"), 2, "!custom"],
+    [`${V01}colour: !!python/object/apply:os.system ["id"]\n`, V01.split("\n").length, "tag:yaml.org,2002:python/object/apply:os.system"],
+    [V01.replace("host: sparki", "host: !!binary c3Bhcmtp"), 2, "tag:yaml.org,2002:binary"],
+    [`${V01}extra: !!set {a}\n`, V01.split("\n").length, "tag:yaml.org,2002:set"],
+  ];
+  for (const [text, line, tag] of cases) {
+    assert.throws(() => parseConfigText("/x/h.yaml", text, silentLogger()), (err: Error) => {
+      assert.ok(err instanceof ConfigError, err.message);
+      assert.equal(err.message, `/x/h.yaml:${line}: YAML tag ${tag} is not allowed: sov configs use plain values only (remove the tag)`);
+      return true;
+    });
+  }
+  // the core schema's own tags stay plain YAML
+  assert.equal(parseConfigText("/x/h.yaml", V01.replace("host: sparki", "host: !!str sparki"), silentLogger()).host, "sparki");
+});
+
+test("sov list exits 2 on a tagged config and names the line", async (t) => {
+  const dir = scratch(t, "tag");
+  const file = join(dir, "h.yaml");
+  writeFileSync(file, V01.replace("host: sparki", "host: !custom sparki"));
+  const res = sov(["list", "--config", file], { SOVEREIGN_BACKUP_LOG: "" });
+  assert.equal(res.code, 2, res.stderr);
+  assert.match(res.stderr, new RegExp(`${file}:2: YAML tag !custom is not allowed`));
+  assert.equal(res.stdout, "", "nothing of the config is shown");
 });
 
 test("compressor names map like the bash tool's", () => {

@@ -220,3 +220,17 @@ test("the CLI routes `sov install` to installCommand", (t) => {
   assert.match(res.stdout, /would create .*sov-backup\.service/);
   assert.deepEqual(readdirSync(prefix), []);
 });
+
+test("install --prefix through the CLI logs to the terminal, never to this host's /var/log/sovereign-backup.log", async (t) => {
+  const prefix = scratch(t, "install-nolog");
+  const realLog = "/var/log/sovereign-backup.log";
+  const env = { ...process.env };
+  delete env.SOVEREIGN_BACKUP_LOG;
+  const res = spawnSync(process.execPath, [join(REPO, "core/bin/sov.js"), "install", "--prefix", prefix], { encoding: "utf8", env });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, new RegExp(`create ${prefix}/etc/systemd/system/sov-backup.timer`), "the actions are shown on the terminal");
+  // other runs on this machine may write the real log: only this install's lines must be absent
+  const written = existsSync(realLog) ? readFileSync(realLog, "utf8") : "";
+  assert.ok(!written.includes(prefix), `${realLog} got lines about ${prefix}`);
+  assert.equal(readFileSync(join(prefix, "var/log/sovereign-backup.log"), "utf8"), "", "the staged log file is created empty");
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
@@ -56,15 +56,46 @@ test("kill -9 mid-run leaves nothing under a final name, and the next run cleans
   assert.equal(final[1], `${final[0]}.sha256`);
 });
 
-test("SIGTERM mid-run aborts: exit 1, the temporary file removed, nothing committed, lock released", async (t) => {
+// SIGHUP: a closed terminal or `systemctl kill -s HUP` must end a run like SIGTERM, not kill it.
+for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+  test(`${signal} mid-run aborts: exit 1, the temporary file removed, nothing committed, lock released`, async (t) => {
+    if (!needTools(t, "age", "age-keygen")) return;
+    const fx = makeFixture(t, signal.toLowerCase());
+    bigSource(fx);
+    const { child, exited, stderr } = await startAndWaitForTmp(fx);
+    child.kill(signal);
+    const code = await exited;
+    assert.equal(code, 1, stderr());
+    assert.match(stderr(), new RegExp(`received ${signal}`));
+    assert.deepEqual(readdirSync(fx.backups), []);
+    assert.deepEqual(readdirSync(join(fx.lockDir, "..")), [], "the lock is released");
+  });
+}
+
+/** True once the process has a handler for `signal` (its bit in /proc/PID/status SigCgt). */
+function catches(pid: number, signal: number): boolean {
+  try {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "0";
+    return (BigInt(`0x${mask}`) >> BigInt(signal - 1)) & 1n ? true : false;
+  } catch {
+    return false;
+  }
+}
+
+test("SIGTERM while the config and plugins are still loading ends the run: exit 1, nothing written, no lock", async (t) => {
   if (!needTools(t, "age", "age-keygen")) return;
-  const fx = makeFixture(t, "sigterm");
-  bigSource(fx);
-  const { child, exited, stderr } = await startAndWaitForTmp(fx);
+  const fx = makeFixture(t, "sigterm-loading");
+  const child = sovSpawn(["run"], fx.env, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // `sov run` takes SIGINT, SIGTERM and SIGHUP together before it loads the config; Node itself
+  // catches SIGTERM from the start (to restore the terminal), SIGHUP only once sov does
+  while (!catches(child.pid!, 1) && child.exitCode === null) await sleep(1);
   child.kill("SIGTERM");
-  const code = await exited;
-  assert.equal(code, 1, stderr());
-  assert.match(stderr(), /received SIGTERM/);
-  assert.deepEqual(readdirSync(fx.backups), []);
-  assert.deepEqual(readdirSync(join(fx.lockDir, "..")), [], "the lock is released");
+  assert.equal(await exited, 1, output);
+  assert.match(output, /received SIGTERM/);
+  assert.deepEqual(fx.files(), [], "nothing written");
+  assert.equal(existsSync(fx.lockDir), false, "no lock left");
 });

@@ -18,6 +18,18 @@ test("an archive for two recipients decrypts with either identity (real age CLI)
   }
 });
 
+test("a recipients file mixing a post-quantum and a classic key: exit 2, nothing written", (t) => {
+  if (!needTools(t, "age-keygen")) return;
+  const fx = makeFixture(t, "mixed-recipients");
+  const pq = sov(["keygen", "--pq", "--out", join(fx.dir, "pq-identity.txt")]);
+  assert.equal(pq.code, 0, pq.stderr);
+  writeFileSync(fx.recipientsFile, `${fx.recipient}\n${pq.stdout.trim()}\n`);
+  const res = fx.run();
+  assert.equal(res.code, 2, res.stderr);
+  assert.match(res.stderr, new RegExp(`the recipients \\(from ${fx.recipientsFile}\\) mix post-quantum \\(age1pq1.+\\) and classic \\(${fx.recipient}\\) keys`));
+  assert.deepEqual(fx.files(), [], "nothing written");
+});
+
 test("sov keygen: a 0600 identity whose recipient age accepts, never overwritten", (t) => {
   if (!needTools(t, "age", "age-keygen")) return;
   const fx = makeFixture(t, "keygen");

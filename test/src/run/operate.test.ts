@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
-import { needTools, REPO, sh } from "../helpers.js";
+import { needRoot, needTools, REPO, sh, sovSpawn } from "../helpers.js";
 import { makeFixture, type Fixture } from "./fixture.js";
 
 const parsePrometheus = createRequire(import.meta.url)("parse-prometheus-text-format") as (text: string) => Array<{
@@ -118,6 +118,27 @@ test("sov status: 3 before any run, 0 when fresh, 3 when stale, 1 after a failed
   assert.match(failed.stdout, /last run failed \(exit 1\)/);
 });
 
+test("sov list shows every configured destination, a v0.1 config's stick too, and marks which ones sov run writes", (t) => {
+  if (!needTools(t, "age-keygen")) return;
+  const fx = makeFixture(t, "list-all");
+  const v01 = readFileSync(fx.configFile, "utf8").replace(`  local: ${fx.backups}\n`, `  local: ${fx.backups}\n  usb_label: SOVLIST${process.pid}\n  usb_subdir: sov\n`);
+  writeFileSync(fx.configFile, v01);
+  const res = fx.run(["list"]);
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /^ {2}local \(@sov\/dest-local\), retention .*, written by sov run:$/m);
+  assert.match(res.stdout, /^ {2}usb \(@sov\/dest-usb\), retention .*, only with --target usb:$/m);
+  assert.match(res.stdout, new RegExp(`SOVLIST${process.pid}`), "the stick's own lines are shown");
+  // --target narrows the list as it narrows a run; the legacy flag shows the same
+  assert.doesNotMatch(fx.run(["list", "--target", "local"]).stdout, /^ {2}usb /m);
+  assert.match(compat("sovereign-backup", ["--list"], fx.env).stdout, /only with --target usb/);
+
+  fx.writeV2Config(`destinations:\n  - { name: near, plugin: local, path: ${fx.backups} }\n  - { name: far, plugin: local, path: ${fx.backups}-far }\n`);
+  const v2 = fx.run(["list"]);
+  assert.equal(v2.code, 0, v2.stderr);
+  assert.equal(v2.stdout.match(/, written by sov run:$/gm)?.length, 2, v2.stdout);
+  assert.deepEqual(fx.files(), [], "listing wrote nothing");
+});
+
 test("metrics_textfile is valid Prometheus text format, written atomically", (t) => {
   if (!needTools(t, "age-keygen")) return;
   const fx = makeFixture(t, "metrics");
@@ -146,6 +167,31 @@ test("metrics_textfile is valid Prometheus text format, written atomically", (t)
   assert.equal(byName.sov_archives!.metrics[0]!.value, "1");
   assert.ok(Math.abs(Number(byName.sov_last_success_timestamp_seconds!.metrics[0]!.value) - Date.now() / 1000) < 120);
   assert.deepEqual(execFileSync("ls", [join(fx.dir, "textfile")], { encoding: "utf8" }).trim(), "sov.prom", "no temporary file left");
+});
+
+test("metrics_textfile in a directory another user owns: symlinks planted at the temporary and final names are not written through", async (t) => {
+  if (!needTools(t, "age-keygen") || !needRoot(t)) return;
+  const fx = makeFixture(t, "metrics-symlink");
+  // node_exporter's textfile directory belongs to the exporter's user, who can plant links in it
+  const textfile = join(fx.dir, "textfile");
+  mkdirSync(textfile, { mode: 0o755 });
+  chownSync(textfile, 65534, 65534);
+  const victim = join(fx.dir, "victim");
+  writeFileSync(victim, "root's precious file\n", { mode: 0o600 });
+  const prom = join(textfile, "sov.prom");
+  symlinkSync(victim, prom);
+  fx.writeConfig({ extra: `metrics_textfile: ${prom}` });
+  const child = sovSpawn(["run"], { ...fx.env, SOVEREIGN_BACKUP_STATE_DIR: join(fx.dir, "state") }, { stdio: ["ignore", "ignore", "pipe"] });
+  // the attacker sees the pid and plants the old temporary name before the run ends
+  symlinkSync(victim, join(textfile, `sov.prom.${child.pid}.tmp`));
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, stderr);
+  assert.equal(readFileSync(victim, "utf8"), "root's precious file\n", "the victim is untouched");
+  assert.ok(lstatSync(prom).isFile(), "sov.prom is now sov's own regular file, not the link");
+  assert.match(readFileSync(prom, "utf8"), /^sov_last_run_exit_code\{host="testhost"\} 0$/m);
+  assert.deepEqual(readdirSync(textfile).sort(), ["sov.prom", `sov.prom.${child.pid}.tmp`], "only the planted link is left beside it");
 });
 
 test("progress on a terminal (script -q): files, bytes, throughput, elapsed; --quiet silences it", (t) => {

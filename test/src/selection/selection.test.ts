@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { IN_CI, needRoot, needTools, sh } from "../helpers.js";
+import { IN_CI, needRoot, needTools, sh, SOV_BIN } from "../helpers.js";
 import { makeFixture, type Fixture } from "../run/fixture.js";
 import { snapshotTree } from "../tree.js";
 
@@ -189,6 +189,74 @@ test("a bad exclude_larger_than or a missing list file exits 2, naming the confi
   assert.equal(res.code, 2, res.stderr);
   assert.ok(res.stderr.includes(`exclude_from ${join(fx.configFile, "..", "missing.txt")}: no such file`), res.stderr);
   assert.deepEqual(fx.files(), [], "nothing written");
+});
+
+/** `sov run` under /usr/bin/time, killed after `seconds`: its exit code and peak RSS in MiB. */
+function boundedRun(fx: Fixture, seconds: number): { code: number | null; stderr: string; peakMiB: number } {
+  const res = spawnSync("/usr/bin/time", ["-f", "peak-rss-kib=%M", process.execPath, SOV_BIN, "run"], {
+    env: { ...process.env, ...fx.env },
+    encoding: "utf8",
+    timeout: seconds * 1000,
+    killSignal: "SIGKILL",
+  });
+  const kib = Number(/peak-rss-kib=(\d+)/.exec(res.stderr ?? "")?.[1] ?? NaN);
+  return { code: res.status, stderr: res.stderr ?? "", peakMiB: kib / 1024 };
+}
+
+test("exclude_from naming a FIFO, include_from naming /dev/zero: exit 2 at once, naming the file; nothing written", (t) => {
+  if (!needTools(t, "age-keygen", "mkfifo", "time")) return;
+  const fx = makeFixture(t, "selection-fifo");
+  const fifo = join(fx.dir, "etc", "excludes.fifo");
+  sh(`mkfifo ${fifo}`);
+  for (const [key, file] of [["exclude_from", fifo], ["include_from", "/dev/zero"]] as const) {
+    fx.writeConfig({ extra: `${key}: ${file}` });
+    // a hang is minutes and /dev/zero grows by hundreds of MiB a second: generous bounds
+    const res = boundedRun(fx, 60);
+    assert.equal(res.code, 2, `${key}: ${res.stderr}`);
+    assert.ok(res.peakMiB < 200, `${key}: peak RSS ${res.peakMiB} MiB`);
+    assert.match(res.stderr, new RegExp(`${key}: ${file} is not a regular file`));
+    assert.deepEqual(fx.files(), [], "nothing written");
+    assert.equal(existsSync(fx.lockDir), false, "no lock left");
+  }
+});
+
+test("as root, a list file someone else could write is refused (exit 2, naming it), like the recipients file", (t) => {
+  if (!needTools(t, "age-keygen") || !needRoot(t)) return;
+  const fx = makeFixture(t, "selection-trust");
+  const etc = join(fx.configFile, "..");
+  // each case: what is wrong, the list file, and the path at fault the message must name
+  const cases: Array<[string, () => string, RegExp]> = [
+    ["owned by another user", () => {
+      const file = join(etc, "theirs.txt");
+      writeFileSync(file, "*.log\n");
+      chownSync(file, 65534, 65534);
+      return file;
+    }, new RegExp(`file ${etc}/theirs.txt is owned by uid 65534, not root`)],
+    ["group-writable", () => {
+      const file = join(etc, "group.txt");
+      writeFileSync(file, "*.log\n");
+      chmodSync(file, 0o664);
+      return file;
+    }, new RegExp(`file ${etc}/group.txt is writable by group or others \\(mode 664\\)`)],
+    ["in a directory others can write", () => {
+      const dir = join(fx.dir, "open");
+      mkdirSync(dir);
+      chmodSync(dir, 0o777);
+      writeFileSync(join(dir, "list.txt"), `${fx.data}/etc\n`);
+      return join(dir, "list.txt");
+    }, new RegExp(`directory ${fx.dir}/open is writable by group or others`)],
+  ];
+  for (const [what, make, why] of cases) {
+    const file = make();
+    for (const key of ["exclude_from", "include_from"]) {
+      fx.writeConfig({ extra: `${key}: ${file}` });
+      const res = fx.run();
+      assert.equal(res.code, 2, `${key} ${what}: ${res.stderr}`);
+      assert.ok(res.stderr.includes(`${key}: `), `${key} ${what}: the key is named: ${res.stderr}`);
+      assert.match(res.stderr, why, "the file or directory at fault is named, and why");
+      assert.deepEqual(fx.files(), [], "nothing written");
+    }
+  }
 });
 
 test("one_file_system: a filesystem mounted inside a source is archived as an empty directory, as by tar --one-file-system", (t) => {
