@@ -32,6 +32,7 @@ export { createLogger, silentLogger } from "./log.js";
 export { DirectoryStore, syncDirectory } from "./staging.js";
 export { archiveName, compareArchiveNames, formatStamp, parseArchiveName, type ParsedArchiveName } from "./archive-name.js";
 export { checkTrustedFile, checkTrustedDirectory } from "./trusted-path.js";
+export { checkSecretFile } from "./secret-file.js";
 export { createStageHooks, PluginHookError } from "./hooks.js";
 export { loadConfig, parseConfigText, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
 export { runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
