@@ -1,0 +1,93 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
+import { silentLogger, type PluginContext } from "@sov/core";
+import { createS3Store, type S3Options, type S3Store, type S3StoreInternals } from "../src/index.js";
+
+/** The S3 server the tests run against: `eval "$(bash ceph-s3.sh start DIR)"` exports these. */
+export interface S3Server {
+  readonly endpoint: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly region: string;
+}
+
+/**
+ * The running Ceph RGW from S3_ENDPOINT etc. Without it the test fails in CI (.ci/run must
+ * start it) and is skipped elsewhere with the reason shown.
+ */
+export function needS3(t: TestContext): S3Server | null {
+  const { S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION } = process.env;
+  if (S3_ENDPOINT && S3_ACCESS_KEY && S3_SECRET_KEY) {
+    return { endpoint: S3_ENDPOINT, accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY, region: S3_REGION ?? "us-east-1" };
+  }
+  const reason = "needs an S3 server: eval \"$(bash ../shared/services/ceph-s3.sh start DIR)\" exports S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY";
+  if (process.env.CI === "true") throw new Error(`CI ${reason}`);
+  t.skip(reason);
+  return null;
+}
+
+/** A client of our own, beside the store, to look at the bucket the way an operator would. */
+export function rawClient(server: S3Server, endpoint = server.endpoint): S3Client {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  return new S3Client({
+    region: server.region,
+    endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+}
+
+/** A bucket only this test uses. Object Lock buckets are versioned, and their objects outlive the test. */
+export async function freshBucket(client: S3Client, opts: { objectLock?: boolean; versioned?: boolean } = {}): Promise<string> {
+  const bucket = `sov-test-${randomBytes(6).toString("hex")}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket, ...(opts.objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
+  if (opts.versioned) await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  return bucket;
+}
+
+export function contextFor(server: S3Server, extra: Partial<PluginContext> = {}): PluginContext {
+  return {
+    instance: "offsite",
+    host: "web1",
+    configDir: "/",
+    log: silentLogger(),
+    env: { AWS_ACCESS_KEY_ID: server.accessKey, AWS_SECRET_ACCESS_KEY: server.secretKey },
+    ...extra,
+  };
+}
+
+/** Ceph's smallest part is 5 MiB; two buffers keep the tests' memory low. */
+export const SMALL_PARTS = { partSize: 5 * 1024 * 1024, queueSize: 2 };
+
+export async function storeFor(
+  server: S3Server,
+  bucket: string,
+  options: Partial<S3Options> = {},
+  internals: S3StoreInternals = { limits: SMALL_PARTS },
+  ctx: Partial<PluginContext> = {},
+): Promise<S3Store> {
+  return createS3Store(
+    { endpoint: server.endpoint, region: server.region, bucket, force_path_style: true, ...options },
+    contextFor(server, ctx),
+    internals,
+  );
+}
+
+/** As root a directory only root can write (the credentials file's parents must be). */
+export function scratch(t: TestContext): string {
+  const root = process.geteuid?.() === 0;
+  const base = root ? "/run/sov-test" : tmpdir();
+  if (root) {
+    mkdirSync(base, { recursive: true, mode: 0o755 });
+    chmodSync(base, 0o755);
+  }
+  const dir = mkdtempSync(join(base, "sov-dest-s3-"));
+  chmodSync(dir, 0o755);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
