@@ -4,7 +4,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLockConfigurationCommand,
-  HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
@@ -53,7 +52,8 @@ export class S3Store implements ArchiveStore {
   async open(): Promise<void> {
     const { bucket } = this.settings;
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+      // A listing, not HeadBucket: a HEAD's error has no body, so no code saying what is wrong.
+      await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.settings.prefix, MaxKeys: 1 }));
     } catch (err) {
       throw explainS3Error(err, this.settings, "check the bucket");
     }
