@@ -41,7 +41,8 @@ export function isNotFound(err: unknown): boolean {
 
 export function rcloneError(err: unknown, what: string): RunError {
   const e = err as { exitCode?: number; stderr?: string; shortMessage?: string; code?: string };
-  const lastLine = (e.stderr ?? "").trim().split("\n").filter(Boolean).pop();
+  // rclone prefixes its log lines with a timestamp: drop it, keep the reason.
+  const lastLine = (e.stderr ?? "").trim().split("\n").filter(Boolean).pop()?.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, "");
   const detail = lastLine ?? e.shortMessage ?? String(err);
   const hint = e.code === "ENOENT" ? " (is rclone installed? apt-get install rclone, or set binary)" : "";
   return new RunError(`rclone: ${what} failed${e.exitCode !== undefined ? ` (exit ${e.exitCode})` : ""}: ${detail}${hint}`, { cause: err });
