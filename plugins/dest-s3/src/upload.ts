@@ -48,8 +48,11 @@ export class MultipartUpload implements ObjectUpload {
   private uploadId: Promise<string> | undefined;
   private readonly parts: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The part being filled, and how many bytes it holds. */
+  private filling: Buffer | undefined;
+  private filled = 0;
+  /** Part buffers whose upload finished, reused so memory stays bounded whatever the GC does. */
+  private readonly spare: Buffer[] = [];
   private acknowledged = 0;
   /** The bytes of an object shorter than one part, sent by `complete()`. */
   private smallBody: Buffer | undefined;
@@ -59,7 +62,7 @@ export class MultipartUpload implements ObjectUpload {
   constructor(private readonly target: UploadTarget, private readonly limits: UploadLimits) {
     const upload = this;
     const writable = new Writable({
-      highWaterMark: limits.partSize,
+      highWaterMark: 1024 * 1024,
       write(chunk: Buffer, _encoding, callback) {
         upload.take(chunk).then(() => callback(), callback);
       },
@@ -119,7 +122,7 @@ export class MultipartUpload implements ObjectUpload {
   async discard(): Promise<void> {
     this.writable.destroy();
     this.smallBody = undefined;
-    this.pending = [];
+    this.filling = undefined;
     await Promise.allSettled([...this.inFlight]);
     if (!this.uploadId) return;
     const uploadId = await this.uploadId.catch(() => undefined);
@@ -132,23 +135,27 @@ export class MultipartUpload implements ObjectUpload {
     }
   }
 
+  /** Copies into the part being filled (one copy, no concatenation) and sends each full part. */
   private async take(chunk: Buffer): Promise<void> {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    while (this.pendingBytes >= this.limits.partSize) {
-      const all = Buffer.concat(this.pending, this.pendingBytes);
-      const part = all.subarray(0, this.limits.partSize);
-      const rest = all.subarray(this.limits.partSize);
-      this.pending = rest.length ? [rest] : [];
-      this.pendingBytes = rest.length;
-      await this.sendPart(part);
+    let at = 0;
+    while (at < chunk.length) {
+      this.filling ??= this.spare.pop() ?? Buffer.allocUnsafe(this.limits.partSize);
+      const copied = chunk.copy(this.filling, this.filled, at);
+      this.filled += copied;
+      at += copied;
+      if (this.filled === this.limits.partSize) {
+        const part = this.filling;
+        this.filling = undefined;
+        this.filled = 0;
+        await this.sendPart(part);
+      }
     }
   }
 
   private async finish(): Promise<void> {
-    const last = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
+    const last = this.filling ? this.filling.subarray(0, this.filled) : Buffer.alloc(0);
+    this.filling = undefined;
+    this.filled = 0;
     if (!this.uploadId) {
       this.smallBody = last;
       this.acknowledged = last.length;
@@ -176,6 +183,7 @@ export class MultipartUpload implements ObjectUpload {
         (result) => {
           this.parts.push({ PartNumber: partNumber, ETag: result.ETag });
           this.acknowledged += body.length;
+          if (body.length === this.limits.partSize) this.spare.push(body);
         },
         (err: unknown) => {
           throw explainS3Error(err, this.target, `upload part ${partNumber} of ${key}`);
