@@ -22,3 +22,4 @@ export {
   type RecordingLogger,
 } from "./plugin-harness.js";
 export { hasTool, needRoot, needTools } from "./tools.js";
+export { needS3, type S3TestServer } from "./s3.js";

@@ -5,30 +5,11 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { silentLogger, type PluginContext } from "@sov/core";
+import type { S3TestServer } from "@sov/core/testing";
 import { createS3Store, type S3Options, type S3Store, type S3StoreInternals } from "../src/index.js";
 
-/** The S3 server the tests run against: `eval "$(bash ceph-s3.sh start DIR)"` exports these. */
-export interface S3Server {
-  readonly endpoint: string;
-  readonly accessKey: string;
-  readonly secretKey: string;
-  readonly region: string;
-}
-
-/**
- * The running Ceph RGW from S3_ENDPOINT etc. Without it the test fails in CI (.ci/run must
- * start it) and is skipped elsewhere with the reason shown.
- */
-export function needS3(t: TestContext): S3Server | null {
-  const { S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION } = process.env;
-  if (S3_ENDPOINT && S3_ACCESS_KEY && S3_SECRET_KEY) {
-    return { endpoint: S3_ENDPOINT, accessKey: S3_ACCESS_KEY, secretKey: S3_SECRET_KEY, region: S3_REGION ?? "us-east-1" };
-  }
-  const reason = "needs an S3 server: eval \"$(bash ../shared/services/ceph-s3.sh start DIR)\" exports S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY";
-  if (process.env.CI === "true") throw new Error(`CI ${reason}`);
-  t.skip(reason);
-  return null;
-}
+export { needS3 } from "@sov/core/testing";
+export type S3Server = S3TestServer;
 
 /** A client of our own, beside the store, to look at the bucket the way an operator would. */
 export function rawClient(server: S3Server, endpoint = server.endpoint): S3Client {
