@@ -2,20 +2,21 @@
 // an S3 bucket on a real Ceph RGW and an rclone remote; the three archives are byte-identical,
 // and `sov restore --latest` from the S3 destination alone restores the source tree.
 //
-// TODO(lead): marked `todo` until the core's staging takes `ArchiveStore` destinations (issue
-// 11): on a branch without it, the run fails and the result is reported, not counted. Drop the
-// `todo` option when the staging is merged.
+// TODO(lead): marked `todo` until the core stages `ArchiveStore` destinations and restore reads
+// any destination (issue 11): without them the run or the restore fails, and node:test reports
+// the result without counting it. Drop the `todo` option once both are merged.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { needS3 } from "@sov/core/testing";
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { needS3, type S3TestServer } from "@sov/core/testing";
 import { needRoot, needTools, sov } from "../helpers.js";
 import { makeFixture } from "../run/fixture.js";
 import { snapshotTree } from "../tree.js";
 
-const STAGING = { todo: "needs the core's staging for ArchiveStore destinations (issue 11)" };
+const STAGING = { todo: "needs the core's staging for ArchiveStore destinations and restore through any destination (issue 11)" };
 
 test("local + s3 (Ceph) + rclone from one run: byte-identical archives, restore from s3 alone", STAGING, async (t) => {
   if (!needTools(t, "age", "age-keygen", "zstd", "tar", "rclone") || !needRoot(t)) return;
@@ -76,4 +77,50 @@ ${s3Block}`);
   const expected = snapshotTree(fx.data);
   for (const key of Object.keys(expected)) if (key.startsWith("app/node_modules") || key === "app/cache.pyc") delete expected[key];
   assert.deepEqual(snapshotTree(join(target, fx.data.slice(1))), expected);
+});
+
+function s3Client(server: S3TestServer): S3Client {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  return new S3Client({
+    region: server.region,
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+}
+
+test("object_lock: an archive still locked survives keep_last: 1, and --dry-run says why", STAGING, async (t) => {
+  if (!needTools(t, "age", "age-keygen", "zstd", "tar") || !needRoot(t)) return;
+  const server = needS3(t);
+  if (!server) return;
+  const fx = makeFixture(t, "offsite-lock");
+  const client = s3Client(server);
+  const bucket = `sov-e2e-lock-${Math.random().toString(36).slice(2, 10)}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+  const credentials = join(fx.dir, "etc", "s3-credentials");
+  writeFileSync(credentials, `[default]\naws_access_key_id = ${server.accessKey}\naws_secret_access_key = ${server.secretKey}\n`, { mode: 0o600 });
+  fx.writeV2Config(`compress: { plugin: zstd }
+destinations:
+  - name: offsite
+    plugin: s3
+    endpoint: ${server.endpoint}
+    region: ${server.region}
+    bucket: ${bucket}
+    force_path_style: true
+    credentials_file: ${credentials}
+    object_lock: { mode: compliance, days: 1 }
+    retention: { keep_last: 1 }
+`);
+  const archives = async () =>
+    ((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "testhost/" }))).Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith(".age")).sort();
+  const first = fx.run(["run"]);
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // the next archive name is a second later
+  const second = fx.run(["run"]);
+  assert.equal(second.code, 0, second.stderr + second.stdout);
+  assert.equal((await archives()).length, 2, "keep_last: 1 did not remove the locked archive");
+  const dryRun = fx.run(["run", "--dry-run"]);
+  assert.equal(dryRun.code, 0, dryRun.stderr + dryRun.stdout);
+  assert.match(dryRun.stdout + dryRun.stderr, /locked until \d{4}-\d\d-\d\d/);
 });
