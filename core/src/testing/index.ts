@@ -23,3 +23,4 @@ export {
 } from "./plugin-harness.js";
 export { hasTool, needRoot, needTools } from "./tools.js";
 export { needS3, type S3TestServer } from "./s3.js";
+export { trustedScratch } from "./scratch.js";

@@ -1,7 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -9,20 +8,13 @@ import { setTimeout } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import { silentLogger, type ObjectWrite } from "@sov/core";
 
+import { trustedScratch } from "@sov/core/testing";
+
 export { needRoot, needTools } from "@sov/core/testing";
 
-/** As root a directory only root can write: the config file and binary checks demand it. */
+/** As root, a directory only root can write: the config file and binary checks demand it. */
 export function scratch(t: TestContext): string {
-  const root = process.geteuid?.() === 0;
-  const base = root ? "/run/sov-test" : tmpdir();
-  if (root) {
-    mkdirSync(base, { recursive: true, mode: 0o755 });
-    chmodSync(base, 0o755);
-  }
-  const dir = mkdtempSync(join(base, "sov-dest-rclone-"));
-  chmodSync(dir, 0o755);
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return trustedScratch(t, "sov-dest-rclone");
 }
 
 export function contextFor(instance = "cloud") {

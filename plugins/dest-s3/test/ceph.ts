@@ -1,11 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { silentLogger, type PluginContext } from "@sov/core";
-import type { S3TestServer } from "@sov/core/testing";
+import { trustedScratch, type S3TestServer } from "@sov/core/testing";
 import { createS3Store, type S3Options, type S3Store, type S3StoreInternals } from "../src/index.js";
 
 export { needS3 } from "@sov/core/testing";
@@ -59,16 +56,7 @@ export async function storeFor(
   );
 }
 
-/** As root a directory only root can write (the credentials file's parents must be). */
+/** As root, a directory only root can write: the credentials file check demands it. */
 export function scratch(t: TestContext): string {
-  const root = process.geteuid?.() === 0;
-  const base = root ? "/run/sov-test" : tmpdir();
-  if (root) {
-    mkdirSync(base, { recursive: true, mode: 0o755 });
-    chmodSync(base, 0o755);
-  }
-  const dir = mkdtempSync(join(base, "sov-dest-s3-"));
-  chmodSync(dir, 0o755);
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  return trustedScratch(t, "sov-dest-s3");
 }

@@ -16,6 +16,19 @@ import { needRoot, needTools, sov } from "../helpers.js";
 import { makeFixture } from "../run/fixture.js";
 import { snapshotTree } from "../tree.js";
 
+/** The S3 keys in a root-owned 0600 shared-credentials file, as the README tells operators to. */
+function writeCredentials(dir: string, server: S3TestServer): string {
+  const file = join(dir, "etc", "s3-credentials");
+  writeFileSync(file, `[default]\naws_access_key_id = ${server.accessKey}\naws_secret_access_key = ${server.secretKey}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** The `offsite` destination's YAML list item, with `extra` option lines. */
+function s3Destination(server: S3TestServer, bucket: string, credentials: string, extra: string[] = []): string {
+  const options = [`endpoint: ${server.endpoint}`, `region: ${server.region}`, `bucket: ${bucket}`, "force_path_style: true", `credentials_file: ${credentials}`, ...extra];
+  return `  - name: offsite\n    plugin: s3\n${options.map((line) => `    ${line}\n`).join("")}`;
+}
+
 const STAGING = { todo: "needs the core's staging for ArchiveStore destinations and restore through any destination (issue 11)" };
 
 test("local + s3 (Ceph) + rclone from one run: byte-identical archives, restore from s3 alone", STAGING, async (t) => {
@@ -37,18 +50,10 @@ test("local + s3 (Ceph) + rclone from one run: byte-identical archives, restore 
   const bucket = `sov-e2e-${Math.random().toString(36).slice(2, 10)}`;
   rclone("mkdir", `ceph:${bucket}`);
 
-  const credentials = join(fx.dir, "etc", "s3-credentials");
-  writeFileSync(credentials, `[default]\naws_access_key_id = ${server.accessKey}\naws_secret_access_key = ${server.secretKey}\n`, { mode: 0o600 });
+  const credentials = writeCredentials(fx.dir, server);
   const cloud = join(fx.dir, "cloud");
   mkdirSync(cloud);
-  const s3Block = `  - name: offsite
-    plugin: s3
-    endpoint: ${server.endpoint}
-    region: ${server.region}
-    bucket: ${bucket}
-    force_path_style: true
-    credentials_file: ${credentials}
-`;
+  const s3Block = s3Destination(server, bucket, credentials);
   fx.writeV2Config(`compress: { plugin: zstd }
 destinations:
   - { name: local, plugin: local, path: ${fx.backups} }
@@ -98,20 +103,10 @@ test("object_lock: an archive still locked survives keep_last: 1, and --dry-run 
   const client = s3Client(server);
   const bucket = `sov-e2e-lock-${Math.random().toString(36).slice(2, 10)}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
-  const credentials = join(fx.dir, "etc", "s3-credentials");
-  writeFileSync(credentials, `[default]\naws_access_key_id = ${server.accessKey}\naws_secret_access_key = ${server.secretKey}\n`, { mode: 0o600 });
+  const credentials = writeCredentials(fx.dir, server);
   fx.writeV2Config(`compress: { plugin: zstd }
 destinations:
-  - name: offsite
-    plugin: s3
-    endpoint: ${server.endpoint}
-    region: ${server.region}
-    bucket: ${bucket}
-    force_path_style: true
-    credentials_file: ${credentials}
-    object_lock: { mode: compliance, days: 1 }
-    retention: { keep_last: 1 }
-`);
+${s3Destination(server, bucket, credentials, ["object_lock: { mode: compliance, days: 1 }", "retention: { keep_last: 1 }"])}`);
   const archives = async () =>
     ((await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "testhost/" }))).Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith(".age")).sort();
   const first = fx.run(["run"]);
