@@ -44,7 +44,7 @@ export class S3Store implements ArchiveStore {
     const lock = this.settings.objectLock;
     return [
       `s3 ${this.location("")} at ${this.settings.endpoint}`,
-      ...(lock ? [`object lock: ${lock.mode}, ${lock.days} days per archive`] : []),
+      ...(lock ? [`object lock: ${lock.mode}, ${lock.days} day${lock.days === 1 ? "" : "s"} per archive`] : []),
     ];
   }
 
