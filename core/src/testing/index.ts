@@ -24,3 +24,4 @@ export {
 export { hasTool, needRoot, needTools } from "./tools.js";
 export { needS3, type S3TestServer } from "./s3.js";
 export { trustedScratch } from "./scratch.js";
+export { startTcpRelay, type TcpRelay } from "./relay.js";

@@ -8,9 +8,8 @@ import { setTimeout } from "node:timers/promises";
 import { describe, test } from "node:test";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { ConfigError, ExitCode, RunError } from "@sov/core";
-import { needRoot } from "@sov/core/testing";
+import { needRoot, startTcpRelay } from "@sov/core/testing";
 import { freshBucket, needS3, rawClient, scratch, storeFor } from "./ceph.js";
-import { startRelay } from "./proxy.js";
 
 const ARCHIVE = "sovereign-backup-web1-20261201-083000.tar.zst.age";
 
@@ -30,7 +29,8 @@ describe("dest-s3 faults on a real Ceph RGW", () => {
     if (!server) return;
     const raw = rawClient(server);
     const bucket = await freshBucket(raw);
-    const relay = await startRelay(server.endpoint);
+    const relay = await startTcpRelay(server.endpoint);
+    t.after(() => relay.stop());
     const store = await storeFor(server, bucket, { endpoint: relay.endpoint });
     const upload = await store.beginUpload(ARCHIVE);
     await new Promise<void>((resolve, reject) => upload.writable.write(randomBytes(6 * 1024 * 1024), (err) => (err ? reject(err) : resolve())));

@@ -7,12 +7,13 @@
 // the result without counting it. Drop the `todo` option once both are merged.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { needS3, type S3TestServer } from "@sov/core/testing";
-import { needRoot, needTools, sov } from "../helpers.js";
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { needS3, startTcpRelay, type S3TestServer } from "@sov/core/testing";
+import { needRoot, needTools, sov, sovSpawn } from "../helpers.js";
 import { makeFixture } from "../run/fixture.js";
 import { snapshotTree } from "../tree.js";
 
@@ -118,4 +119,35 @@ ${s3Destination(server, bucket, credentials, ["object_lock: { mode: compliance, 
   const dryRun = fx.run(["run", "--dry-run"]);
   assert.equal(dryRun.code, 0, dryRun.stderr + dryRun.stdout);
   assert.match(dryRun.stdout + dryRun.stderr, /locked until \d{4}-\d\d-\d\d/);
+});
+
+test("the S3 endpoint goes down mid-upload: exit 1, nothing visible in the bucket, the local copy commits", STAGING, async (t) => {
+  if (!needTools(t, "age", "age-keygen", "zstd", "tar") || !needRoot(t)) return;
+  const server = needS3(t);
+  if (!server) return;
+  const fx = makeFixture(t, "offsite-cut");
+  writeFileSync(join(fx.data, "big", "incompressible.bin"), randomBytes(40 * 1024 * 1024)); // several 16 MiB parts
+  const client = s3Client(server);
+  const bucket = `sov-e2e-cut-${Math.random().toString(36).slice(2, 10)}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  const relay = await startTcpRelay(server.endpoint, { downAfterBytes: 20 * 1024 * 1024 });
+  t.after(() => relay.stop());
+  const credentials = writeCredentials(fx.dir, server);
+  fx.writeV2Config(`compress: { plugin: zstd }
+destinations:
+  - { name: local, plugin: local, path: ${fx.backups} }
+${s3Destination({ ...server, endpoint: relay.endpoint }, bucket, credentials)}`);
+  const child = sovSpawn(["run"], fx.env, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  await relay.down; // it did go down mid-run
+  assert.equal(code, 1, output);
+  assert.match(output, new RegExp(`offsite: FAILED: .*bucket ${bucket} at ${relay.endpoint}.*the endpoint cannot be reached`));
+  assert.equal(fx.archives().length, 1, "the local copy committed");
+  const keys = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+  assert.equal(keys.KeyCount, 0, "nothing visible in the bucket");
+  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  assert.ok((uploads.Uploads?.length ?? 0) <= 1, "at most the one upload the abort could not reach, for the next run to abort");
 });
