@@ -4,8 +4,8 @@ import { createConnection, createServer, type AddressInfo, type Socket } from "n
 export interface TcpRelay {
   /** `http://127.0.0.1:PORT`: point the client here instead of at the server. */
   readonly endpoint: string;
-  /** Resolves when the relay went down (by `stop()` or after `downAfterBytes`). */
-  readonly down: Promise<void>;
+  /** True once the relay went down (by `stop()` or after `downAfterBytes`). */
+  readonly isDown: boolean;
   /** Refuses new connections and resets the open ones. */
   stop(): Promise<void>;
 }
@@ -18,8 +18,7 @@ export async function startTcpRelay(target: string, opts: { downAfterBytes?: num
   const url = new URL(target);
   const sockets = new Set<Socket>();
   let forwarded = 0;
-  let markDown!: () => void;
-  const down = new Promise<void>((resolve) => (markDown = resolve));
+  let isDown = false;
   const server = createServer((client) => {
     const upstream = createConnection({ host: url.hostname, port: Number(url.port) });
     for (const socket of [client, upstream]) {
@@ -37,9 +36,15 @@ export async function startTcpRelay(target: string, opts: { downAfterBytes?: num
   const stop = async () => {
     if (server.listening) server.close();
     for (const socket of sockets) socket.destroy();
-    markDown();
+    isDown = true;
     await closed;
   };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, down, stop };
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get isDown() {
+      return isDown;
+    },
+    stop,
+  };
 }
