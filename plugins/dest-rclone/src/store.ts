@@ -14,9 +14,13 @@ interface LsjsonEntry {
  * racing between the check and the move could still be replaced on some backends).
  */
 export class RcloneStore implements ArchiveStore {
-  readonly features: StoreFeatures = { publish: "rename" };
+  readonly features: StoreFeatures;
 
-  constructor(readonly name: string, private readonly remote: string, private readonly cli: RcloneCli) {}
+  constructor(readonly name: string, private readonly remote: string, private readonly cli: RcloneCli) {
+    // An on-the-fly local remote writes this host's disk: `sov install` must make it writable.
+    const localPath = /^:local:(\/.*)$/.exec(remote)?.[1];
+    this.features = localPath ? { publish: "rename", localPath } : { publish: "rename" };
+  }
 
   describe(): string[] {
     return [`rclone ${this.remote} (${this.cli.binary})`];

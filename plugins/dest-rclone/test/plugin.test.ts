@@ -12,7 +12,15 @@ describe("dest-rclone plugin", () => {
     const { hooks } = applyPluginForTest(plugin, { remote: "b2:acme/web1" }, { instance: "cloud" });
     const added: ArchiveStore[] = [];
     await hooks.destination.promise({ add: (store: ArchiveStore) => void added.push(store) } as never, createRunInfo());
-    assert.deepEqual(added.map((s) => [s.name, s.features.publish, s.describe()]), [["cloud", "rename", ["rclone b2:acme/web1 (/usr/bin/rclone)"]]]);
+    assert.deepEqual(added.map((s) => [s.name, s.features, s.describe()]), [["cloud", { publish: "rename" }, ["rclone b2:acme/web1 (/usr/bin/rclone)"]]]);
+  });
+
+  test("an on-the-fly local remote declares its path, for sov install's ReadWritePaths", async (t) => {
+    if (!needTools(t, "rclone")) return;
+    const { hooks } = applyPluginForTest(plugin, { remote: ":local:/srv/mirror" }, { instance: "mirror" });
+    const added: ArchiveStore[] = [];
+    await hooks.destination.promise({ add: (store: ArchiveStore) => void added.push(store) } as never, createRunInfo());
+    assert.deepEqual(added[0]?.features, { publish: "rename", localPath: "/srv/mirror" });
   });
 
   test("a remote that rclone would read as a flag, or a missing remote, is refused by the schema", () => {
