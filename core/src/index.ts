@@ -33,6 +33,7 @@ export { createLogger, silentLogger } from "./log.js";
 export { ContractViolation, DirectoryStore, StagedStore, syncDirectory, type StagingOptions } from "./staging/index.js";
 export { archiveName, compareArchiveNames, formatStamp, parseArchiveName, type ParsedArchiveName } from "./archive-name.js";
 export { checkTrustedFile, checkTrustedDirectory } from "./trusted-path.js";
+export { checkSecretFile } from "./secret-file.js";
 export { createStageHooks, PluginHookError } from "./hooks.js";
 export { loadConfig, parseConfigText, shortHostname, V01_DEFAULT_LOCAL, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
 export { describeRun, runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";

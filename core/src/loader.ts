@@ -19,6 +19,8 @@ export const BUILTIN_PLUGINS: Readonly<Record<string, string>> = Object.freeze({
   age: "@sov/encrypt-age",
   local: "@sov/dest-local",
   usb: "@sov/dest-usb",
+  s3: "@sov/dest-s3",
+  rclone: "@sov/dest-rclone",
 });
 
 export interface LoadedPlugin {

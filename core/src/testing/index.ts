@@ -23,3 +23,6 @@ export {
   type RecordingLogger,
 } from "./plugin-harness.js";
 export { hasTool, needRoot, needTools } from "./tools.js";
+export { needS3, type S3TestServer } from "./s3.js";
+export { trustedScratch } from "./scratch.js";
+export { startTcpRelay, type TcpRelay } from "./relay.js";
