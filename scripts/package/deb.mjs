@@ -105,6 +105,7 @@ exit 0
 `;
 }
 
+/** deb-systemd-invoke comes with init-system-helpers, which Debian 12 marks Essential: no Depends needed. */
 function prerm(units) {
   const timers = units.filter((u) => u.endsWith(".timer")).join(" ");
   return `#!/bin/sh
@@ -147,7 +148,7 @@ Version: ${version}
 Architecture: amd64
 Maintainer: sov developers <sov@example.org>
 Installed-Size: ${installedKiB}
-Depends: ${sharedLibraryDepends(root)}, init-system-helpers
+Depends: ${sharedLibraryDepends(root)}
 Section: admin
 Priority: optional
 Homepage: https://example.org/sov
