@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError } from "@sov/core";
@@ -226,11 +226,42 @@ test("install --prefix through the CLI logs to the terminal, never to this host'
   const realLog = "/var/log/sovereign-backup.log";
   const env = { ...process.env };
   delete env.SOVEREIGN_BACKUP_LOG;
-  const res = spawnSync(process.execPath, [join(REPO, "core/bin/sov.js"), "install", "--prefix", prefix], { encoding: "utf8", env });
+  const res = spawnSync(process.execPath, [join(REPO, "core/cli/bin/sov.js"), "install", "--prefix", prefix], { encoding: "utf8", env });
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, new RegExp(`create ${prefix}/etc/systemd/system/sov-backup.timer`), "the actions are shown on the terminal");
   // other runs on this machine may write the real log: only this install's lines must be absent
   const written = existsSync(realLog) ? readFileSync(realLog, "utf8") : "";
   assert.ok(!written.includes(prefix), `${realLog} got lines about ${prefix}`);
   assert.equal(readFileSync(join(prefix, "var/log/sovereign-backup.log"), "utf8"), "", "the staged log file is created empty");
+});
+
+test("installed by a package: its commands and units are checked, not rewritten; a config needing other units gets /etc overrides", async (t) => {
+  const prefix = scratch(t, "install-packaged");
+  const layout = { binDir: "/usr/bin", unitDir: "/lib/systemd/system" };
+  // What the .deb build does: generate under a prefix, then ship the units from the package's unit directory.
+  await install({ prefix, log: captureLog().log, layout });
+  assert.ok(!existsSync(join(prefix, "usr/local/bin")), "no wrappers of its own beside the package's commands");
+  assert.match(unit(prefix, "sov-backup.service"), /^ExecStart=\/usr\/bin\/sov run /m);
+  mkdirSync(join(prefix, "lib/systemd"), { recursive: true });
+  renameSync(join(prefix, "etc/systemd/system"), join(prefix, "lib/systemd/system"));
+  mkdirSync(join(prefix, "etc/systemd/system"));
+  mkdirSync(join(prefix, "usr/bin"), { recursive: true });
+  for (const name of ["sov", "sovereign-backup", "sovereign-restore"]) writeFileSync(join(prefix, "usr/bin", name), "#!/bin/sh\n", { mode: 0o755 });
+
+  const before = snapshot(prefix);
+  const { log, lines } = captureLog();
+  assert.deepEqual((await install({ prefix, dryRun: true, log, layout })).changes, [], lines.join("\n"));
+  assert.ok(lines.some((l) => /nothing changed/.test(l)), lines.join("\n"));
+
+  // A config with another destination directory needs another sandbox: written where systemd prefers it.
+  writeFileSync(join(prefix, "etc/sovereign-backup/config.yaml"), localConfig("/srv/archives"));
+  const edited = await install({ prefix, log: captureLog().log, layout });
+  assert.ok(edited.changes.some((c) => c.path === join(prefix, "etc/systemd/system/sov-backup.service")));
+  assert.match(unit(prefix, "sov-backup.service"), /^ReadWritePaths=\/srv\/archives$/m);
+  for (const name of UNIT_NAMES) assert.deepEqual(snapshot(join(prefix, "lib/systemd/system")).get(name), before.get(`lib/systemd/system/${name}`), `${name}: the package's file is untouched`);
+
+  rmSync(join(prefix, "usr/bin/sovereign-restore"));
+  const missing = captureLog();
+  await install({ prefix, dryRun: true, log: missing.log, layout });
+  assert.ok(missing.log.warnings.some((w) => w.includes("usr/bin/sovereign-restore is missing") && w.includes("reinstall")), missing.lines.join("\n"));
 });

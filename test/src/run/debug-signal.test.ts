@@ -93,7 +93,7 @@ test("sovereign-restore.js: SIGUSR1 during --verify opens no inspector, and the 
   // large enough that verifying takes a moment after the archive is opened
   const archive = join(fx.dir, "sovereign-backup-testhost-20260101-000000.tar.age");
   execFileSync("bash", ["-o", "pipefail", "-c", `head -c 96M /dev/urandom > ${fx.data}/big/noise.bin && tar -C ${fx.data} -cf - . | age -r ${fx.recipient} > ${archive}`]);
-  const child = spawn(process.execPath, [join(REPO, "core/bin/sovereign-restore.js"), "--verify", archive, "--identity", fx.identity], {
+  const child = spawn(process.execPath, [join(REPO, "core/cli/bin/sovereign-restore.js"), "--verify", archive, "--identity", fx.identity], {
     env: { ...process.env, ...fx.env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -7,6 +7,7 @@ import { loadConfig, parseConfigText, shortHostname, type SovConfig, ConfigError
 import { EXAMPLE_CONFIG } from "./example-config.js";
 import { InstallActions, type InstallChange } from "./fs-actions.js";
 import { SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
+import { PACKAGED_LAYOUT_FILE, readPackagedLayout, type PackagedLayout } from "./packaged-layout.js";
 import { checkScheduleWithSystemd } from "./schedule.js";
 import { renderUnits, UNIT_NAMES, type UnitOptions, type UnitTexts } from "./units.js";
 
@@ -15,6 +16,7 @@ export { DEFAULT_SCHEDULE, scheduleFromConfig, type Schedule } from "./schedule.
 export { SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
 export { EXAMPLE_CONFIG } from "./example-config.js";
 export type { InstallChange } from "./fs-actions.js";
+export { PACKAGED_LAYOUT_FILE, type PackagedLayout } from "./packaged-layout.js";
 
 const USAGE = `usage: sov install [--prefix DIR] [--dry-run] [--config PATH]
 
@@ -53,6 +55,8 @@ export interface InstallOptions {
   nodePath?: string;
   /** The directory holding sov.js and the compatibility shims; defaults to this package's bin/. */
   binDir?: string;
+  /** What a distribution package installed; defaults to this package's packaged-layout.json, if any. */
+  layout?: PackagedLayout | null;
 }
 
 export interface InstallReport {
@@ -112,6 +116,8 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     throw new ConfigError("sov install writes /etc and /usr/local/bin: run it as root, or try it with --dry-run or --prefix DIR");
   }
   const binDir = opts.binDir ?? fileURLToPath(new URL("../../../bin/", import.meta.url));
+  const layout = opts.layout !== undefined ? opts.layout : readPackagedLayout(fileURLToPath(new URL(`../../../${PACKAGED_LAYOUT_FILE}`, import.meta.url)));
+  const commandDir = layout?.binDir ?? SYSTEM_PATHS.bin;
   const nodePath = opts.nodePath ?? process.execPath;
   if (!existsSync(join(binDir, "sov.js"))) throw new RunError(`cannot find sov.js in ${binDir}; is the package complete?`);
 
@@ -127,7 +133,7 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     if (err instanceof SovError) throw new ConfigError(`${errorMessage(err)}\nsov install generates the units from the config: fix it, then re-run sov install`);
     throw err;
   }
-  const unitOptions: UnitOptions = unitOptionsFromConfig(config, { sovCommand: join(SYSTEM_PATHS.bin, "sov"), configPath: explicit }, log);
+  const unitOptions: UnitOptions = unitOptionsFromConfig(config, { sovCommand: join(commandDir, "sov"), configPath: explicit }, log);
   checkScheduleWithSystemd(unitOptions.schedule, config.file);
   const units = renderUnits(unitOptions);
   const wrappers = COMMANDS.map((c) => ({ ...c, shimPath: join(binDir, c.shim) }));
@@ -145,8 +151,9 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     await act.proposal(at(active), at(`${active}.new`), EXAMPLE_CONFIG, 0o640);
   }
 
-  await act.directory(at(SYSTEM_PATHS.bin), 0o755, false);
-  for (const w of wrappers) {
+  if (layout) checkPackagedCommands(at, layout, log);
+  else await act.directory(at(SYSTEM_PATHS.bin), 0o755, false);
+  for (const w of layout ? [] : wrappers) {
     if (!existsSync(w.shimPath)) {
       log.warn(`skipping ${SYSTEM_PATHS.bin}/${w.name}: ${w.shimPath} does not exist in this version of sov`);
       continue;
@@ -158,7 +165,15 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
 
   await act.directory(at(SYSTEM_PATHS.units), 0o755, false);
   const unitsBefore = act.changes.length;
-  for (const name of UNIT_NAMES) await act.file(at(join(SYSTEM_PATHS.units, name)), units[name], 0o644);
+  for (const name of UNIT_NAMES) {
+    const target = join(SYSTEM_PATHS.units, name);
+    if (layout && !existsSync(at(target)) && readOrNull(at(join(layout.unitDir, name))) === units[name]) {
+      log.info(`unchanged ${at(join(layout.unitDir, name))} (installed by the package)`);
+      continue;
+    }
+    // A config that needs other units than the package's gets them in /etc, which systemd prefers.
+    await act.file(at(target), units[name], 0o644);
+  }
   const unitsChanged = act.changes.length > unitsBefore;
 
   await act.directory(at(SYSTEM_PATHS.runtime), 0o750, true);
@@ -184,6 +199,23 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     }
   }
   return { changes: act.changes, units, configFile: config.file };
+}
+
+/** The package manager owns the commands: install only says when one is missing. */
+function checkPackagedCommands(at: (p: string) => string, layout: PackagedLayout, log: Logger): void {
+  for (const c of COMMANDS) {
+    const path = at(join(layout.binDir, c.name));
+    if (existsSync(path)) log.info(`unchanged ${path} (installed by the package)`);
+    else log.warn(`${path} is missing although sov was installed by a package: reinstall the sov package`);
+  }
+}
+
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
 }
 
 /** The order the CLI searches: <hostname -s>.yaml, then config.yaml. */
