@@ -10,7 +10,7 @@ import { closeSync, constants, type Dirent, openSync, readSync, type Stats } fro
 // The walker thread loads only this small module of the core, not the whole core.
 import { formatBytes } from "@sov/core/format";
 import { byteString, display, fsPath } from "./byte-path.js";
-import { compileBytePatterns, type ExcludeMatcher } from "./exclude.js";
+import { type ExcludeMatcher, PatternSet } from "./exclude.js";
 
 /** The selection options as the walker needs them; plain data, so it can travel to the worker. */
 export interface SelectionRules {
@@ -53,11 +53,11 @@ const FILESYSTEM: Exclusion = { kind: "filesystem" };
 const TAG_OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 export class Selection {
-  /** True when the member name matches an exclusion pattern: one regular expression for all of them. */
+  /** True when the member name matches an exclusion pattern. */
   readonly excludedByPattern: ExcludeMatcher;
-  /** Every pattern with its reason, in order; each gets its own matcher only once a reason is asked for. */
+  /** Every pattern with its reason, in order, and all of them compiled together. */
   private readonly patterns: ReadonlyArray<{ readonly pattern: string; readonly reason: string }>;
-  private patternMatchers: ExcludeMatcher[] | undefined;
+  private readonly patternSet: PatternSet;
   private readonly excludeCaches: boolean;
   private readonly ifPresent: ReadonlySet<string>;
   private readonly oneFileSystem: boolean;
@@ -70,7 +70,9 @@ export class Selection {
         patterns.map((pattern) => ({ pattern, reason: `from exclude_from ${file}: ${display(pattern)}` })),
       ),
     ];
-    this.excludedByPattern = compileBytePatterns(this.patterns.map((p) => p.pattern));
+    const patternSet = new PatternSet(this.patterns.map((p) => p.pattern));
+    this.patternSet = patternSet;
+    this.excludedByPattern = (name) => patternSet.matches(name);
     this.excludeCaches = rules.excludeCaches ?? false;
     this.ifPresent = new Set(rules.excludeIfPresent ?? []);
     this.oneFileSystem = rules.oneFileSystem ?? false;
@@ -108,9 +110,7 @@ export class Selection {
   reason(name: string, exclusion: Exclusion): string {
     switch (exclusion.kind) {
       case "pattern": {
-        this.patternMatchers ??= this.patterns.map((p) => compileBytePatterns([p.pattern]));
-        const i = this.patternMatchers.findIndex((matches) => matches(name));
-        return this.patterns[i]?.reason ?? "matches an exclude pattern";
+        return this.patterns[this.patternSet.firstMatch(name)]?.reason ?? "matches an exclude pattern";
       }
       case "cache":
         return `cache directory (${CACHEDIR_TAG})`;

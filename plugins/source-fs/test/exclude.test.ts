@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { compileExcludes } from "../src/exclude.js";
+import { compileExcludes, globToRegExpSource, PatternSet } from "../src/exclude.js";
 import { archiveTo, makeSource, requireGnuTar, tar, tarList, tempDir } from "./helpers.js";
 
 describe("exclusion patterns match like GNU tar's --exclude", () => {
@@ -27,6 +27,26 @@ describe("exclusion patterns match like GNU tar's --exclude", () => {
       for (const name of kept) assert.ok(!matches(name), `${pattern} keeps ${name}`);
     });
   }
+
+  test("literal patterns looked up by name part decide exactly as one expression of all patterns would", () => {
+    const patterns = ["node_modules", "a/b", "srv/app/cache", "x.log", "dir/", "", "*.tmp", "k[0-9]", "a/b", "b", "lit\\eral", "/abs"];
+    const oneExpression = new RegExp(`^(?:[^]*/)?(?:${patterns.map(globToRegExpSource).join("|")})(?:/[^]*)?$`);
+    const names = [
+      "node_modules", "x/node_modules/y", "node_modulesx", "a/b", "a/b/c", "z/a/b", "a/bc", "srv/app/cache/f", "app/cache",
+      "x.log", "q/x.log", "x.logs", "dir", "dir/f", "w.tmp", "k1", "y/k9/z", "b", "c/b", "bb", "literal", "a//b", "x//", "abs", "q/abs",
+    ];
+    const set = new PatternSet(patterns);
+    for (const name of names) assert.equal(set.matches(name), oneExpression.test(name), name);
+  });
+
+  test("firstMatch names the earliest pattern in the list that matches, literal or wildcard", () => {
+    const set = new PatternSet(["*.log", "tmp", "a/tmp", "*", "x"]);
+    assert.equal(set.firstMatch("var/x.log"), 0);
+    assert.equal(set.firstMatch("a/tmp/b"), 1);
+    assert.equal(set.firstMatch("x"), 3);
+    assert.equal(new PatternSet(["tmp", "b", "a/b"]).firstMatch("a/b"), 1);
+    assert.equal(new PatternSet(["q", "*.c"]).firstMatch("a/b"), -1);
+  });
 
   test("no patterns exclude nothing; several combine", () => {
     assert.equal(compileExcludes([])("anything"), false);
