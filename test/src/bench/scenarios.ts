@@ -5,7 +5,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { checkEmptyEntries, resetTarget } from "./empty-entries.js";
 import { SOV_BIN } from "../helpers.js";
 import { CheckFailed, listArchive, onlyArchive, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
@@ -17,6 +18,8 @@ const LOOP_MONITOR = new URL("./loop-monitor.js", import.meta.url).href;
 export interface Goals {
   /** sov's median wall time over the reference's, at most. */
   wallRatio: number;
+  /** sov's median CPU time (user+sys of the process tree) over the reference's, at most. */
+  cpuRatio?: number;
   /** Peak RSS of the sov process, at most (MiB). */
   rssMiB?: number;
   /** Longest event-loop block in any run, at most (ms). */
@@ -145,9 +148,9 @@ export function backupScenario(name: string, title: string, corpus: Corpus, dest
   };
 }
 
-/** One sov archive of `corpus`, checked in full, shared by the restore scenarios. */
+/** One sov archive of `corpus`, checked in full, shared by the restore scenarios of that corpus. */
 export function makeInputArchive(corpus: Corpus, ctx: BenchContext): string {
-  const dir = join(ctx.work, "input");
+  const dir = join(ctx.work, `input-${basename(corpus.dir)}`);
   rmSync(dir, { recursive: true, force: true });
   const config = join(dir, "config.yaml");
   const dest = join(dir, "archive");
@@ -193,11 +196,11 @@ function corruptCopy(archive: string, copy: string): void {
 }
 
 /** `sov restore --verify` vs `age -d | zstd -d | tar -t`; a corrupted copy must fail first. */
-export function verifyScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
-  const dir = join(ctx.work, "verify");
+export function verifyScenario(name: string, corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, name);
   let archive = "";
   return {
-    name: "verify",
+    name,
     title: "sov restore --verify  vs  age -d | zstd -d | tar -t",
     checks: "the input archive restores exactly (age | zstd | tar); a copy with one flipped byte must fail sov's verify",
     corpus,
@@ -219,17 +222,17 @@ export function verifyScenario(corpus: Corpus, input: () => string, cli: Restore
 }
 
 /** `sov restore FILE TARGET` vs `age -d | zstd -d | tar -x`; every sov restore is compared with the corpus. */
-export function restoreScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
-  const dir = join(ctx.work, "restore");
+export function restoreScenario(name: string, corpus: Corpus, input: () => string, cli: RestoreCli, goals: Goals, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, name);
   const sovTarget = join(dir, "sov");
   const refTarget = join(dir, "ref");
   let archive = "";
   return {
-    name: "restore",
+    name,
     title: "sov restore FILE TARGET  vs  age -d | zstd -d | tar -x",
     checks: "every tree sov restores, and the reference's warm-up tree, is compared with the corpus in full",
     corpus,
-    goals: { wallRatio: 1.2, loopMs: 100 },
+    goals,
     setup() {
       archive = input();
       rmSync(dir, { recursive: true, force: true });
@@ -245,6 +248,39 @@ export function restoreScenario(corpus: Corpus, input: () => string, cli: Restor
       if (run === 0) sameTree(corpus.dir, refTarget, "age | zstd | tar -x (warm-up)");
       rmSync(refTarget, { recursive: true, force: true });
       mkdirSync(refTarget, { recursive: true });
+    },
+  };
+}
+
+/**
+ * `sov restore` of an archive of a million empty files (empty-entries.ts) vs `age -d | zstd -d |
+ * tar -x`: what it checks is sov's peak RSS, which must not grow with the entry count.
+ */
+export function emptyEntriesRestoreScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
+  const dir = join(ctx.work, "empty-restore");
+  const sovTarget = join(dir, "sov");
+  const refTarget = join(dir, "ref");
+  let archive = "";
+  return {
+    name: "empty-restore",
+    title: "sov restore of empty entries  vs  age -d | zstd -d | tar -x",
+    checks: `every restore (sov's and the reference's) must hold all ${corpus.files.toLocaleString("en-US")} entries as regular files`,
+    corpus,
+    goals: { wallRatio: 1.2, rssMiB: 200, loopMs: 100 },
+    setup() {
+      archive = input();
+      rmSync(dir, { recursive: true, force: true });
+      resetTarget(refTarget);
+    },
+    sovArgs: () => cli.restore(archive, sovTarget, ctx.keys.identity),
+    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)}`),
+    afterSov(run) {
+      checkEmptyEntries(sovTarget, corpus.files, `sov restore (run ${run})`);
+      rmSync(sovTarget, { recursive: true, force: true });
+    },
+    afterRef(run) {
+      if (run === 0) checkEmptyEntries(refTarget, corpus.files, "age | zstd | tar -x (warm-up)");
+      resetTarget(refTarget);
     },
   };
 }
