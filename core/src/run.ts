@@ -369,7 +369,11 @@ async function previewRetention(chain: Chain, name: string, now: Date): Promise<
       continue;
     }
     const incoming: ArchiveRef = { destination: block.name, name, location: "(this run)", size: 0 };
-    const verdicts = judgeRetention([...listed, incoming], block.retention, chain.config.host, name, now);
+    // Prune skips what the store keeps locked (S3 Object Lock), whatever the rules say.
+    const verdicts = judgeRetention([...listed, incoming], block.retention, chain.config.host, name, now).map((v) => {
+      const until = v.archive.lockedUntil;
+      return !v.keep && until && until.getTime() > now.getTime() ? { ...v, keep: true, reasons: [...v.reasons, `locked until ${until.toISOString()}`] } : v;
+    });
     lines.push(`  ${block.name}: ${verdicts.filter((v) => !v.keep).length} would be removed, ${verdicts.filter((v) => v.keep).length} kept`);
     for (const v of verdicts) lines.push(`    ${v.keep ? "keep  " : "REMOVE"} ${v.archive.name}: ${v.reasons.join(", ")}`);
   }

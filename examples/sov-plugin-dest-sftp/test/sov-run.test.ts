@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -13,7 +13,7 @@ import { parseArchiveName } from "@sov/core";
 import { freePort, needTools, scratch, SSHD, startCuttingProxy, startSshd, type SshServer } from "./sshd.js";
 
 /** The `sov` command of the @sov/core this package is tested against (a devDependency). */
-const SOV_BIN = join(dirname(createRequire(import.meta.url).resolve("@sov/core/package.json")), "bin", "sov.js");
+const SOV_BIN = join(dirname(createRequire(import.meta.url).resolve("@sov/cli/package.json")), "bin", "sov.js");
 const TOOLS = [SSHD, "ssh-keygen", "sftp", "age", "age-keygen", "zstd", "tar"];
 
 interface Setup {
@@ -178,6 +178,19 @@ test("sov run writes the same archive to local and SFTP; verify --storage checks
   const restored = await runSov(["restore", fetched, target, "--identity", s.identity], s.env);
   assert.equal(restored.code, 0, restored.stderr + restored.stdout);
   assert.deepEqual(snapshot(join(target, s.data.slice(1))), snapshot(s.data), "sov restore of the SFTP copy matches the source");
+
+  // sov restore straight from the SFTP destination, with no local copy left: list, --latest, by name.
+  for (const name of readdirSync(s.backups)) rmSync(join(s.backups, name));
+  const listed = await runSov(["restore", "--list"], s.env);
+  assert.equal(listed.code, 0, listed.stderr + listed.stdout);
+  assert.match(listed.stdout, new RegExp(`offsite\\s+sftp://.*/${local.replace(/\./g, "\\.")}`), "the SFTP copy is listed");
+  for (const [how, args] of [["--latest", ["--latest"]], ["by name", [local]]] as const) {
+    const into = join(s.dir, `from-sftp-${how.replace(/\W/g, "")}`);
+    const res = await runSov(["restore", ...args, into, "--identity", s.identity], s.env);
+    assert.equal(res.code, 0, `${how}: ${res.stderr}${res.stdout}`);
+    assert.deepEqual(snapshot(join(into, s.data.slice(1))), snapshot(s.data), `sov restore ${how} from SFTP alone matches the source`);
+  }
+  assert.deepEqual(readdirSync(s.backups), [], "restore made no local copy");
 });
 
 test("retention on the SFTP destination prunes this host's old archives there, nothing else", async (t) => {

@@ -1,4 +1,4 @@
-import { checkSecretFile, checkTrustedFile, ConfigError, definePlugin, type ArchiveStore, type PluginContext } from "@sov/core";
+import { checkSecretFile, checkTrustedFile, ConfigError, definePlugin, type PluginContext } from "@sov/core";
 import { DEFAULT_BINARY, optionsSchema, type RcloneOptions } from "./options.js";
 import { RcloneCli } from "./rclone-cli.js";
 import { RcloneStore } from "./store.js";
@@ -21,18 +21,13 @@ export async function createRcloneStore(options: Readonly<RcloneOptions>, ctx: P
   return new RcloneStore(ctx.instance, options.remote, new RcloneCli(binary, options.config_file, ctx.env ?? process.env));
 }
 
-/** Until the core's collector takes stores (issue 11), the store is added through this view of it. */
-interface StoreCollector {
-  add(store: ArchiveStore): void;
-}
-
 export default definePlugin<RcloneOptions>({
   name: PLUGIN_NAME,
   stage: "destination",
   optionsSchema,
   apply(hooks, options, ctx) {
     hooks.destination.tapPromise(PLUGIN_NAME, async (destinations) => {
-      (destinations as unknown as StoreCollector).add(await createRcloneStore(options, ctx));
+      destinations.add(await createRcloneStore(options, ctx));
     });
   },
 });

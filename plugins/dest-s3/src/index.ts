@@ -1,4 +1,4 @@
-import { definePlugin, type ArchiveStore, type PluginContext } from "@sov/core";
+import { definePlugin, type PluginContext } from "@sov/core";
 import { createS3Client } from "./client.js";
 import { loadCredentials } from "./credentials.js";
 import { normalisePrefix, optionsSchema, type S3Options } from "./options.js";
@@ -39,18 +39,13 @@ export async function createS3Store(options: Readonly<S3Options>, ctx: PluginCon
   });
 }
 
-/** Until the core's collector takes stores (issue 11), the store is added through this view of it. */
-interface StoreCollector {
-  add(store: ArchiveStore): void;
-}
-
 export default definePlugin<S3Options>({
   name: PLUGIN_NAME,
   stage: "destination",
   optionsSchema,
   apply(hooks, options, ctx) {
     hooks.destination.tapPromise(PLUGIN_NAME, async (destinations) => {
-      (destinations as unknown as StoreCollector).add(await createS3Store(options, ctx));
+      destinations.add(await createS3Store(options, ctx));
     });
   },
 });

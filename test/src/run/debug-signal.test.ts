@@ -77,7 +77,7 @@ for (const bin of ["sov.js", "sovereign-backup.js"]) {
     const fx = makeFixture(t, `usr1-${bin}`);
     slowPreHook(fx);
     const args = bin === "sov.js" ? ["run"] : [];
-    const child = spawn(process.execPath, [join(REPO, "core/bin", bin), ...args], { env: { ...process.env, ...fx.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(REPO, "core/cli/bin", bin), ...args], { env: { ...process.env, ...fx.env }, stdio: ["ignore", "pipe", "pipe"] });
     t.after(() => child.kill("SIGKILL"));
     const { exited, output } = watch(child);
     await waitFor("the pre_hook start", () => /running pre_hook/.test(output()), child);

@@ -20,12 +20,13 @@ export default {
   optionsSchema: { type: "object", required: ["dir", "record"], properties: { dir: { type: "string" }, record: { type: "string" } }, additionalProperties: false },
   apply(hooks, { dir, record }, ctx) {
     hooks.destination.tapPromise(NAME, async (destinations) => {
-      const local = localDestination(ctx.instance, { path: dir }, ctx.log);
-      destinations.add({
-        ...local,
-        open: async () => { await local.open(); appendFileSync(record, "open\\n"); },
-        close: async () => { await local.close(); renameSync(dir, dir + "-unmounted"); appendFileSync(record, "close\\n"); },
-      });
+      // The real local store, its open() and close() recorded (own properties shadow its methods).
+      const store = localDestination(ctx.instance, { path: dir }, ctx.log);
+      const open = store.open.bind(store);
+      const close = store.close.bind(store);
+      store.open = async () => { await open(); appendFileSync(record, "open\\n"); };
+      store.close = async () => { await close(); renameSync(dir, dir + "-unmounted"); appendFileSync(record, "close\\n"); };
+      destinations.add(store);
     });
   },
 };

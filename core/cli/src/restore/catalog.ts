@@ -1,15 +1,51 @@
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { compareArchiveNames, parseArchiveName, type ParsedArchiveName, V01_DEFAULT_LOCAL, type SovConfig, type Logger, type ArchiveRef, DirectoryStore } from "@sov/core";
+import type { Readable } from "node:stream";
+import {
+  buildChain,
+  compareArchiveNames,
+  DirectoryStore,
+  errorMessage,
+  parseArchiveName,
+  V01_DEFAULT_LOCAL,
+  type ArchiveRef,
+  type Destination,
+  type DestinationBlock,
+  type Logger,
+  type ParsedArchiveName,
+  type SovConfig,
+} from "@sov/core";
 
-/** A directory holding archives, and the destination name it is shown under. */
+/** Where archives are: a directory on this host, or a destination read through the storage contract. */
 export interface ArchiveDir {
   destination: string;
+  /** The directory, or for `via` a description of the destination (its first `describe()` line). */
   dir: string;
+  /** A configured destination, listed and read the way `sov run` wrote it (SFTP, S3, rclone, ...). */
+  via?: Destination;
 }
 
 export interface ListedArchive extends ArchiveRef {
   readonly parsed: ParsedArchiveName;
+  /** Reads the archive from where it lies, with no local copy. */
+  open(): Readable;
+}
+
+/** Bytes read from an archive file at a time. */
+const READ_CHUNK = 1 << 20;
+
+/** Destinations restore opened (a connection, a mount): closed when the command ends. */
+export class OpenedDestinations {
+  private readonly opened: Destination[] = [];
+  add(destination: Destination): void {
+    this.opened.push(destination);
+  }
+  async closeAll(log: Logger): Promise<void> {
+    for (const d of this.opened.splice(0).reverse()) {
+      await d.close().catch((err) => log.warn(`destination ${d.name}: close failed: ${errorMessage(err)}`));
+    }
+  }
 }
 
 export const DEFAULT_USB_MOUNT = "/mnt/sov-backup";
@@ -21,8 +57,9 @@ const USB_PLUGINS = new Set(["usb", "@sov/dest-usb"]);
  * the USB stick's archive directory when it is mounted (`$SOVEREIGN_BACKUP_USB_MOUNT`, default
  * /mnt/sov-backup, plus the `subdir` option). Other destinations are named in a notice.
  */
-export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<ArchiveDir[]> {
+export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveDir[]> {
   const dirs: ArchiveDir[] = [];
+  const throughContract: DestinationBlock[] = [];
   for (const dest of config.destinations) {
     if (LOCAL_PLUGINS.has(dest.plugin)) {
       const path = dest.options.path;
@@ -39,8 +76,39 @@ export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.Proce
       if (st?.isDirectory()) dirs.push({ destination: dest.name, dir });
       else log.info(`destination ${dest.name}: ${dir} is not there (is the stick mounted at ${mount}?)`);
     } else {
-      log.info(`destination ${dest.name} (${dest.plugin}): restore cannot list it yet; copy the archive here and pass its path`);
+      throughContract.push(dest);
     }
+  }
+  if (throughContract.length) dirs.push(...(await contractArchiveDirs(config, throughContract, env, log, opened)));
+  return dirs;
+}
+
+/**
+ * Destinations read through the storage contract: the plugins are loaded as `sov run` loads
+ * them, a destination that needs it is opened (and closed when restore ends), and its listing
+ * is the core's, which never shows temporaries or sidecars.
+ */
+async function contractArchiveDirs(
+  config: SovConfig,
+  blocks: DestinationBlock[],
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  opened: OpenedDestinations,
+): Promise<ArchiveDir[]> {
+  const run = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
+  const chain = await buildChain(config, blocks, run, log, env);
+  const dirs: ArchiveDir[] = [];
+  for (const { destination, store } of chain.destinations) {
+    if (store.features.needsOpen) {
+      try {
+        await destination.open();
+        opened.add(destination);
+      } catch (err) {
+        log.warn(`destination ${destination.name}: cannot open: ${errorMessage(err)}`);
+        continue;
+      }
+    }
+    dirs.push({ destination: destination.name, dir: destination.describe()[0] ?? destination.name, via: destination });
   }
   return dirs;
 }
@@ -59,18 +127,19 @@ export async function fallbackArchiveDirs(env: NodeJS.ProcessEnv): Promise<Archi
  */
 export async function listArchives(dirs: readonly ArchiveDir[], log: Logger): Promise<ListedArchive[]> {
   const found: Array<ListedArchive & { order: number }> = [];
-  for (const [order, { destination, dir }] of dirs.entries()) {
+  for (const [order, { destination, dir, via }] of dirs.entries()) {
     let refs: ArchiveRef[];
     try {
-      refs = await new DirectoryStore(dir, destination, log).list();
+      refs = via ? await via.list() : await new DirectoryStore(dir, destination, log).list();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      log.warn(`destination ${destination}: cannot read ${dir}${code ? ` (${code})` : ""}`);
+      log.warn(`destination ${destination}: cannot read ${dir}${code ? ` (${code})` : `: ${errorMessage(err)}`}`);
       continue;
     }
     for (const ref of refs) {
       const parsed = parseArchiveName(ref.name);
-      if (parsed) found.push({ ...ref, parsed, order });
+      const open = via ? () => via.read(ref) : () => createReadStream(join(dir, ref.name), { highWaterMark: READ_CHUNK });
+      if (parsed) found.push({ ...ref, parsed, order, open });
     }
   }
   found.sort((a, b) => compareArchiveNames(a.name, b.name) || a.order - b.order);

@@ -1,13 +1,14 @@
 import { constants as fsc, createReadStream } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { basename } from "node:path";
+import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { parseArchiveName, loadConfig, shortHostname, ConfigError, ExitCode, SovError, errorMessage, createLogger, type Logger, formatBytes } from "@sov/core";
-import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, type ArchiveDir, type ListedArchive } from "./catalog.js";
+import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, OpenedDestinations, type ArchiveDir, type ListedArchive } from "./catalog.js";
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
 import { extractArchive, type ExtractReport } from "./extract.js";
 import { prepareTarget, type PromptIO } from "./target.js";
-import { READ_CHUNK, verifyArchive } from "./verify.js";
+import { READ_CHUNK, verifyArchiveStream } from "./verify.js";
 
 export const DEFAULT_IDENTITY = "/data/secrets/age/age-identity";
 
@@ -83,8 +84,9 @@ export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = pr
     return ExitCode.ok;
   }
   const logger = log ?? createLogger({ verbose: !!values.verbose, quiet: !!values.quiet, file: env.SOVEREIGN_BACKUP_LOG });
+  const opened = new OpenedDestinations();
   try {
-    return await dispatch(values, positionals, env, logger, streams);
+    return await dispatch(values, positionals, env, logger, streams, opened);
   } catch (err) {
     if (err instanceof SovError) {
       logger.error(err.message);
@@ -92,12 +94,21 @@ export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = pr
     }
     logger.error(`unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return ExitCode.failed;
+  } finally {
+    await opened.closeAll(logger);
   }
+}
+
+/** The archive a command works on: a file given by path, or one listed in a destination. */
+interface ArchiveAt {
+  readonly name: string;
+  readonly location: string;
+  open(): Readable;
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
-async function dispatch(values: Values, positionals: string[], env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO): Promise<number> {
+async function dispatch(values: Values, positionals: string[], env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO, opened: OpenedDestinations): Promise<number> {
   const usage = (message: string) => {
     throw new ConfigError(`${message} (see sov restore --help)`);
   };
@@ -105,38 +116,38 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   if (modes.length > 1) usage(`${modes.join(" and ")} cannot be combined`);
   if (values.list) {
     if (positionals.length) usage(`--list takes no arguments (got ${positionals.join(" ")})`);
-    return listCommand(values, env, log, io);
+    return listCommand(values, env, log, io, opened);
   }
   if (values.host && !values.latest) usage("--host only goes with --latest");
 
   // Which archive, and (for a restore) which TARGET.
-  let archive: string;
+  let archive: ArchiveAt;
   let target: string | undefined;
   if (values.latest) {
     const max = values.verify ? 0 : 1;
     if (positionals.length > max) usage(values.verify ? "--verify --latest takes no FILE" : `--latest takes at most a TARGET (got ${positionals.join(" ")}); use --path to pick paths`);
-    const found = await findLatest(values, env, log);
+    const found = await findLatest(values, env, log, opened);
     log.info(`newest archive of ${found.parsed.host}: ${found.location} (${found.destination})`);
-    archive = found.location;
+    archive = found;
     target = positionals[0];
   } else {
     if (positionals.length === 0) usage(values.verify ? "--verify needs a FILE" : "give an archive FILE, --latest or --list");
     if (positionals.length > (values.verify ? 1 : 2)) {
       usage(`too many arguments (${positionals.join(" ")}); ${values.verify ? "--verify takes one FILE" : "restore takes FILE [TARGET]; use --path P to restore only some paths"}`);
     }
-    archive = await locateArchive(positionals[0]!, values, env, log);
+    archive = await locateArchive(positionals[0]!, values, env, log, opened);
     target = positionals[1];
   }
   if (values.verify && values.path?.length) usage("--path does not go with --verify (verify always reads the whole archive)");
 
-  const name = basename(archive);
+  const { name } = archive;
   if (!archiveLayers(name)) throw new ConfigError(`${name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
   const identity = await checkIdentity(values.identity, env);
   if (values.verify) return verifyCommand(archive, identity, log, io);
 
   const targetDir = await prepareTarget(target, io, name, io.now?.());
-  log.info(`restoring ${archive} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
-  const plaintext = await openArchivePlaintext(createReadStream(archive, { highWaterMark: READ_CHUNK }), name, identity, {
+  log.info(`restoring ${archive.location} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
+  const plaintext = await openArchivePlaintext(archive.open(), name, identity, {
     log,
     ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
   });
@@ -166,9 +177,9 @@ function summarize(report: ExtractReport, name: string, target: string, log: Log
   return report.notFound.length ? ExitCode.failed : ExitCode.ok;
 }
 
-async function verifyCommand(archive: string, identity: string, log: Logger, io: RestoreIO): Promise<number> {
-  const name = basename(archive);
-  const report = await verifyArchive(archive, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+async function verifyCommand(archive: ArchiveAt, identity: string, log: Logger, io: RestoreIO): Promise<number> {
+  const { name } = archive;
+  const report = await verifyArchiveStream(archive.open(), name, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
   for (const u of report.unsafe) log.warn(`${u.entry}: a restore would refuse this entry: ${u.reason}`);
   if (!report.ok) {
     log.error(`verify FAILED: ${name}: ${report.error ?? "unknown error"}`);
@@ -178,8 +189,8 @@ async function verifyCommand(archive: string, identity: string, log: Logger, io:
   return ExitCode.ok;
 }
 
-async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO): Promise<number> {
-  const dirs = await archiveDirs(values, env, log);
+async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO, opened: OpenedDestinations): Promise<number> {
+  const dirs = await archiveDirs(values, env, log, opened);
   const archives = await listArchives(dirs, log);
   if (!archives.length) {
     log.info(`no archives in ${dirs.map((d) => d.dir).join(", ") || "any readable destination"}`);
@@ -198,7 +209,7 @@ async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, 
  * config at all (a rebuilt host at 3 a.m.), the bash tool's places: `$SOVEREIGN_BACKUP_LOCAL_DIR`
  * (default /data/backups) and the stick's directory if one is mounted.
  */
-async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<ArchiveDir[]> {
+async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveDir[]> {
   if (values.dir?.length) return values.dir.map((dir) => ({ destination: "dir", dir }));
   let config;
   try {
@@ -208,11 +219,11 @@ async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger):
     log.info("no config found: looking where the bash tool kept archives (--dir DIR to look elsewhere)");
     return fallbackArchiveDirs(env);
   }
-  return configuredArchiveDirs(config, env, log);
+  return configuredArchiveDirs(config, env, log, opened);
 }
 
-async function findLatest(values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<ListedArchive> {
-  const dirs = await archiveDirs(values, env, log);
+async function findLatest(values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ListedArchive> {
+  const dirs = await archiveDirs(values, env, log, opened);
   const host = values.host ?? (await configuredHost(values, env, log));
   const found = latestArchive(await listArchives(dirs, log), host);
   if (!found) {
@@ -232,14 +243,14 @@ async function configuredHost(values: Values, env: NodeJS.ProcessEnv, log: Logge
 }
 
 /** FILE as given, or an archive name found in the destinations (what --list shows). */
-async function locateArchive(file: string, values: Values, env: NodeJS.ProcessEnv, log: Logger): Promise<string> {
+async function locateArchive(file: string, values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveAt> {
   const st = await stat(file).catch(() => null);
-  if (st?.isFile()) return file;
+  if (st?.isFile()) return { name: basename(file), location: file, open: () => createReadStream(file, { highWaterMark: READ_CHUNK }) };
   if (st) throw new ConfigError(`${file} is not a regular file`);
   if (!file.includes("/") && parseArchiveName(file)) {
-    const dirs = await archiveDirs(values, env, log).catch(() => []);
+    const dirs = await archiveDirs(values, env, log, opened).catch(() => []);
     const hit = (await listArchives(dirs, log)).find((a) => a.name === file);
-    if (hit) return hit.location;
+    if (hit) return hit;
   }
   throw new ConfigError(`archive ${file} not found`);
 }

@@ -57,6 +57,10 @@ export async function verifyTar(tar: Readable | AsyncIterable<Buffer>): Promise<
 
 /** `sov restore --verify FILE`: decrypts, decompresses and reads the whole archive; writes nothing. */
 export async function verifyArchive(file: string, identityFile: string | undefined, options: OpenOptions = {}): Promise<VerifyReport> {
-  const plaintext = await openArchivePlaintext(createReadStream(file, { highWaterMark: READ_CHUNK }), basename(file), identityFile, options);
-  return verifyTar(plaintext);
+  return verifyArchiveStream(createReadStream(file, { highWaterMark: READ_CHUNK }), basename(file), identityFile, options);
+}
+
+/** The same for an archive read from anywhere (a destination through the storage contract). */
+export async function verifyArchiveStream(readable: Readable, name: string, identityFile: string | undefined, options: OpenOptions = {}): Promise<VerifyReport> {
+  return verifyTar(await openArchivePlaintext(readable, name, identityFile, options));
 }
