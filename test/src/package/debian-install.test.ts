@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { needRoot, needTools, REPO } from "../helpers.js";
@@ -168,7 +168,13 @@ test("the npm pack tarballs install with npm install -g --offline and run the de
   const npm = join(RELEASE, "npm");
   const tarballs = existsSync(npm) ? readdirSync(npm).filter((f) => f.endsWith(".tgz")) : [];
   assert.ok(tarballs.length > 0, `no npm tarballs in ${npm}: the test above runs npm run package first`);
-  const prefix = mkdtempSync("/var/tmp/sov-npm-global-");
+  // As root sov refuses plugin files under a world-writable directory, so not /var/tmp: a
+  // root-owned 0755 parent, as /usr/local would be.
+  const parent = "/var/lib/sov-test";
+  mkdirSync(parent, { recursive: true, mode: 0o755 });
+  chmodSync(parent, 0o755);
+  const prefix = mkdtempSync(join(parent, "npm-global-"));
+  chmodSync(prefix, 0o755);
   t.after(() => rmSync(prefix, { recursive: true, force: true }));
   const files = tarballs.map((f) => join(npm, f));
   ok(runTool("npm", ["install", "-g", "--offline", "--no-audit", "--no-fund", "--prefix", prefix, ...files]), "npm install -g --offline");
