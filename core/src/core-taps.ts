@@ -3,7 +3,7 @@ import { RunError, errorMessage } from "./errors.js";
 import { runHookFile } from "./hook-runner.js";
 import type { Logger } from "./log.js";
 import type { PruneInfo, RunInfo } from "./plugin.js";
-import { selectExpired } from "./retention.js";
+import { lockedPast, selectExpired } from "./retention.js";
 
 /**
  * The stage of the core's own taps. tapable runs lower stages first and a plugin's taps have
@@ -48,8 +48,9 @@ async function applyRetention(chain: Chain, info: PruneInfo, log: Logger): Promi
     try {
       const expired = selectExpired(await destination.list(), block.retention, chain.config.host, written.name, info.run.startedAt);
       for (const { archive, reason } of expired) {
-        if (archive.lockedUntil && archive.lockedUntil.getTime() > Date.now()) {
-          log.info(`kept ${archive.location} (${reason}), locked until ${archive.lockedUntil.toISOString()}`);
+        const locked = lockedPast(archive, new Date());
+        if (locked) {
+          log.info(`kept ${archive.location} (${reason}), locked until ${locked.toISOString()}`);
           continue;
         }
         await destination.remove(archive);

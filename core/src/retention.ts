@@ -122,3 +122,9 @@ export function selectExpired(
     .filter((v) => !v.keep)
     .map((v) => ({ archive: v.archive, reason: v.reasons.join(", ") }));
 }
+
+/** Until when the store's Object Lock keeps `archive`, if that is still after `now`: prune skips it. */
+export function lockedPast(archive: ArchiveRef, now: Date): Date | undefined {
+  const until = archive.lockedUntil;
+  return until && until.getTime() > now.getTime() ? until : undefined;
+}

@@ -11,7 +11,7 @@ import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
 import type { Logger } from "./log.js";
 import { pathsToLeaveOut } from "./leave-out.js";
 import type { ArchiveRef, Destination, LeftOutPath, RunInfo, SourceStats, StagedWrite } from "./plugin.js";
-import { judgeRetention } from "./retention.js";
+import { judgeRetention, lockedPast } from "./retention.js";
 import { formatBytes } from "./format.js";
 import { checkTrustedFile } from "./trusted-path.js";
 
@@ -371,8 +371,8 @@ async function previewRetention(chain: Chain, name: string, now: Date): Promise<
     const incoming: ArchiveRef = { destination: block.name, name, location: "(this run)", size: 0 };
     // Prune skips what the store keeps locked (S3 Object Lock), whatever the rules say.
     const verdicts = judgeRetention([...listed, incoming], block.retention, chain.config.host, name, now).map((v) => {
-      const until = v.archive.lockedUntil;
-      return !v.keep && until && until.getTime() > now.getTime() ? { ...v, keep: true, reasons: [...v.reasons, `locked until ${until.toISOString()}`] } : v;
+      const locked = v.keep ? undefined : lockedPast(v.archive, now);
+      return locked ? { ...v, keep: true, reasons: [...v.reasons, `locked until ${locked.toISOString()}`] } : v;
     });
     lines.push(`  ${block.name}: ${verdicts.filter((v) => !v.keep).length} would be removed, ${verdicts.filter((v) => v.keep).length} kept`);
     for (const v of verdicts) lines.push(`    ${v.keep ? "keep  " : "REMOVE"} ${v.archive.name}: ${v.reasons.join(", ")}`);

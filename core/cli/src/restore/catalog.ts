@@ -16,6 +16,7 @@ import {
   type ParsedArchiveName,
   type SovConfig,
 } from "@sov/core";
+import { READ_CHUNK } from "./verify.js";
 
 /** Where archives are: a directory on this host, or a destination read through the storage contract. */
 export interface ArchiveDir {
@@ -31,9 +32,6 @@ export interface ListedArchive extends ArchiveRef {
   /** Reads the archive from where it lies, with no local copy. */
   open(): Readable;
 }
-
-/** Bytes read from an archive file at a time. */
-const READ_CHUNK = 1 << 20;
 
 /** Destinations restore opened (a connection, a mount): closed when the command ends. */
 export class OpenedDestinations {
