@@ -46,10 +46,7 @@ export async function buildChain(
   const plugins: Array<{ stage: Stage; instance: string; name: string; from: string }> = [];
 
   const use = async (stage: Exclude<Stage, "preHook" | "prune">, block: PluginBlock, instance: string) => {
-    const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
-    const options = validatePluginOptions(plugin, block, config.document);
-    applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance), env });
-    plugins.push({ stage, instance, name: plugin.name, from });
+    plugins.push(await usePlugin(hooks, config, stage, block, instance, log, env));
   };
 
   await use("source", config.source, "source");
@@ -68,18 +65,59 @@ export async function buildChain(
   const encryptor = await asConfigError(hooks.encrypt.promise(run));
   if (!encryptor) throw new ConfigError("the encrypt plugin provided no encryptor: sov never writes plaintext archives");
 
+  const destinations = await collectDestinations(hooks, selected, plugins, run, log);
+  await checkLocalPaths(destinations);
+  if (destinations.length === 0) throw new ConfigError("no destination selected");
+  return { config, hooks, source, compressor, encryptor, destinations, plugins };
+}
+
+/**
+ * The destinations as their plugins declare them, without the source, compress and encrypt
+ * stages and without touching storage: what `sov install` needs to know of each (a local path
+ * for ReadWritePaths=, a removable medium's mount point) comes from its store's features.
+ */
+export async function configuredDestinations(config: SovConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<ChainDestination[]> {
+  const hooks = createStageHooks();
+  const plugins = [];
+  for (const block of config.destinations) plugins.push(await usePlugin(hooks, config, "destination", block, block.name, log, env));
+  const run: RunInfo = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
+  return collectDestinations(hooks, config.destinations, plugins, run, log);
+}
+
+type LoadedPlugin = Chain["plugins"][number];
+
+async function usePlugin(
+  hooks: StageHooks,
+  config: SovConfig,
+  stage: Exclude<Stage, "preHook" | "prune">,
+  block: PluginBlock,
+  instance: string,
+  log: Logger,
+  env: NodeJS.ProcessEnv,
+): Promise<LoadedPlugin> {
+  const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
+  const options = validatePluginOptions(plugin, block, config.document);
+  applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance), env });
+  return { stage, instance, name: plugin.name, from };
+}
+
+/** Asks the destination hook for its products, one per selected block, adopted by the core's staging. */
+async function collectDestinations(
+  hooks: StageHooks,
+  selected: readonly DestinationBlock[],
+  plugins: readonly LoadedPlugin[],
+  run: RunInfo,
+  log: Logger,
+): Promise<ChainDestination[]> {
   const collected: Array<ArchiveStore | Destination> = [];
   await asConfigError(hooks.destination.promise({ add: (d) => void collected.push(d) }, run));
-  const destinations = selected.map((block) => {
+  return selected.map((block) => {
     const added = collected.find((d) => d.name === block.name);
     if (!added) throw new ConfigError(`destination ${block.name}: its plugin added no destination named '${block.name}'`);
     const plugin = plugins.find((p) => p.stage === "destination" && p.instance === block.name)!.name;
     const adopted = adoptDestination(added, { plugin, log: log.child(block.name), host: run.host, uploadsAbandonedBefore: () => run.lockedAt });
     return { block, plugin, ...adopted };
   });
-  await checkLocalPaths(destinations);
-  if (destinations.length === 0) throw new ConfigError("no destination selected");
-  return { config, hooks, source, compressor, encryptor, destinations, plugins };
 }
 
 /**

@@ -37,7 +37,7 @@ export { checkSecretFile } from "./secret-file.js";
 export { createStageHooks, PluginHookError } from "./hooks.js";
 export { loadConfig, parseConfigText, shortHostname, V01_DEFAULT_LOCAL, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
 export { describeRun, runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
-export { buildChain, selectDestinations, type Chain, type ChainDestination } from "./chain.js";
+export { buildChain, configuredDestinations, selectDestinations, type Chain, type ChainDestination } from "./chain.js";
 export { BUILTIN_PLUGINS, loadDecoder, loadPlugin } from "./loader.js";
 export { resolvePluginsBeside } from "./resolve-package.js";
 export { formatBytes } from "./format.js";

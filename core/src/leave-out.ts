@@ -1,5 +1,8 @@
 import { isAbsolute, resolve } from "node:path";
 import type { SovConfig } from "./config/load.js";
+import { configuredDestinations } from "./chain.js";
+import { errorMessage } from "./errors.js";
+import type { Logger } from "./log.js";
 import { DEFAULT_LOCK_DIR } from "./lock.js";
 import type { LeftOutPath } from "./plugin.js";
 
@@ -9,9 +12,9 @@ import type { LeftOutPath } from "./plugin.js";
  * hold the ones before it and the temporary file being written.
  * `cliFiles` are the files only the command line knows (the log file, the state file).
  */
-export function pathsToLeaveOut(config: SovConfig, env: NodeJS.ProcessEnv, cliFiles: readonly LeftOutPath[] = []): LeftOutPath[] {
+export async function pathsToLeaveOut(config: SovConfig, env: NodeJS.ProcessEnv, log: Logger, cliFiles: readonly LeftOutPath[] = []): Promise<LeftOutPath[]> {
   const paths: LeftOutPath[] = [
-    ...destinationLocalPaths(config).map((path) => ({ path, why: "a sov destination" })),
+    ...(await destinationLocalPaths(config, env, log)).map((path) => ({ path, why: "a sov destination" })),
     { path: env.SOVEREIGN_BACKUP_LOCKDIR || DEFAULT_LOCK_DIR, why: "sov's lock" },
     ...(config.metricsTextfile ? [{ path: config.metricsTextfile, why: "sov's metrics file" }] : []),
     ...cliFiles,
@@ -20,14 +23,22 @@ export function pathsToLeaveOut(config: SovConfig, env: NodeJS.ProcessEnv, cliFi
 }
 
 /**
- * The directory on this host where each configured destination keeps its archives (all of them,
- * not only the ones this run writes: a source must not archive any of them).
- * TODO(features.localPath): take the storage contract's `features.localPath` of each destination
- * instead; until then a block's `path` option is read here, and only here.
+ * Where each configured destination keeps its archives on this host, as its store declares it
+ * (`features.localPath`, or a removable medium's mount point): all of them, not only the ones
+ * this run writes, since a source must not archive any of them. Each destination is loaded on
+ * its own and touches no storage; one that cannot be loaded is skipped here (if the run selects
+ * it, building the chain reports why, with exit 2), so `--target` still works around it.
  */
-export function destinationLocalPaths(config: SovConfig): string[] {
-  return config.destinations.flatMap((block) => {
-    const path = block.options.path;
-    return typeof path === "string" && isAbsolute(path) ? [path] : [];
-  });
+export async function destinationLocalPaths(config: SovConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<string[]> {
+  const paths: string[] = [];
+  for (const block of config.destinations) {
+    try {
+      const [one] = await configuredDestinations({ ...config, destinations: [block] }, log, env);
+      const where = one?.store.features.localPath ?? one?.store.features.removable?.mountPoint;
+      if (where) paths.push(where);
+    } catch (err) {
+      log.debug(`destination ${block.name}: not loaded to find its local path: ${errorMessage(err)}`);
+    }
+  }
+  return paths;
 }

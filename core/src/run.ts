@@ -85,7 +85,7 @@ export async function runBackup(opts: RunOptions): Promise<RunResult> {
 
   const config = opts.config ?? (await loadConfig({ configPath: opts.configPath, env, log }));
   (run as { host: string }).host = config.host;
-  (run as { leaveOut?: readonly LeftOutPath[] }).leaveOut = pathsToLeaveOut(config, env, opts.cliFiles);
+  (run as { leaveOut?: readonly LeftOutPath[] }).leaveOut = await pathsToLeaveOut(config, env, log, opts.cliFiles);
   const selected = selectDestinations(config, opts.targets);
   for (const [key, path] of [["pre_hook", config.hooks.pre], ["post_hook", config.hooks.post], ["failure_hook", config.hooks.failure]] as const) {
     if (path) await checkTrustedFile(path, key, { executable: true });

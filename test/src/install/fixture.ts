@@ -2,7 +2,7 @@ import { cpSync, existsSync, lstatSync, readdirSync, readFileSync } from "node:f
 import { join, relative } from "node:path";
 import type { Logger } from "@sov/core";
 
-export { EXAMPLE_CONFIG, install, installCommand, renderUnits, unitOptionsFromConfig, UNIT_NAMES, VERIFY_ARGS } from "../../../core/cli/dist/src/install/index.js";
+export { EXAMPLE_CONFIG, install, installCommand, installedDestinations, renderUnits, unitOptionsFromConfig, UNIT_NAMES, VERIFY_ARGS } from "../../../core/cli/dist/src/install/index.js";
 
 /** A logger that keeps every line, so a test can read what install said. */
 export function captureLog(): { log: Logger; lines: string[] } {

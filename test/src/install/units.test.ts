@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ConfigError, parseConfigText } from "@sov/core";
-import { captureLog, EXAMPLE_CONFIG, renderUnits, unitOptionsFromConfig, VERIFY_ARGS } from "./fixture.js";
+import { captureLog, EXAMPLE_CONFIG, installedDestinations, renderUnits, unitOptionsFromConfig, VERIFY_ARGS } from "./fixture.js";
 
 const SOV = "/usr/local/bin/sov";
 
-function unitsFor(yaml: string, configPath: string | null = null) {
+/** The units for a config, with its destination plugins loaded as sov install loads them. */
+async function unitsFor(yaml: string, configPath: string | null = null) {
   const { log, lines } = captureLog();
   const config = parseConfigText("/etc/sovereign-backup/config.yaml", yaml, log);
-  const units = renderUnits(unitOptionsFromConfig(config, { sovCommand: SOV, configPath }, log));
+  const destinations = await installedDestinations(config, log);
+  const units = renderUnits(unitOptionsFromConfig(config, destinations, { sovCommand: SOV, configPath }, log));
   return { units, lines };
 }
 
@@ -28,8 +30,8 @@ age_recipient: /etc/sovereign-backup/age-recipient
 metrics_textfile: /var/lib/node_exporter/textfile/sov.prom
 `;
 
-test("the daily service reads everything, writes only its destinations, and cannot mount", () => {
-  const { units } = unitsFor(V01_LOCAL_AND_USB);
+test("the daily service reads everything, writes only its destinations, and cannot mount", async () => {
+  const { units } = await unitsFor(V01_LOCAL_AND_USB);
   const daily = units["sov-backup.service"];
   assert.deepEqual(values(daily, "ExecStart"), [`${SOV} run --target local`]);
   for (const [key, value] of [
@@ -58,8 +60,8 @@ test("the daily service reads everything, writes only its destinations, and cann
   assert.match(daily, /^# MemoryDenyWriteExecute= stays off on purpose: Node's JIT/m);
 });
 
-test("the USB service is the only one that may mount, and only the stick's devices", () => {
-  const { units } = unitsFor(V01_LOCAL_AND_USB);
+test("the USB service is the only one that may mount, and only the stick's devices", async () => {
+  const { units } = await unitsFor(V01_LOCAL_AND_USB);
   const usb = units["sov-backup-usb.service"];
   assert.deepEqual(values(usb, "ExecStart"), [`${SOV} run --target usb`]);
   assert.deepEqual(values(usb, "CapabilityBoundingSet"), ["CAP_DAC_READ_SEARCH CAP_SYS_ADMIN"]);
@@ -72,8 +74,8 @@ test("the USB service is the only one that may mount, and only the stick's devic
   assert.doesNotMatch(usb, /^\[Install\]/m, "no timer starts it: it is started by hand");
 });
 
-test("a config with only a USB destination gets a daily service that can mount, at the configured mount point", () => {
-  const { units } = unitsFor(`version: 2
+test("a config with only a USB destination gets a daily service that can mount, at the configured mount point", async () => {
+  const { units } = await unitsFor(`version: 2
 source: { plugin: fs, paths: [/etc] }
 encrypt: { plugin: age, recipients_file: /etc/sovereign-backup/age-recipient }
 destinations:
@@ -86,8 +88,8 @@ destinations:
   assert.deepEqual(values(daily, "RequiresMountsFor"), []);
 });
 
-test("sov-verify.service checks without the private key and cannot write the archives", () => {
-  const { units } = unitsFor(V01_LOCAL_AND_USB, "/etc/sovereign-backup/host.yaml");
+test("sov-verify.service checks without the private key and cannot write the archives", async () => {
+  const { units } = await unitsFor(V01_LOCAL_AND_USB, "/etc/sovereign-backup/host.yaml");
   const verify = units["sov-verify.service"];
   assert.deepEqual(VERIFY_ARGS, ["verify", "--storage"]);
   assert.deepEqual(values(verify, "ExecStart"), [`${SOV} verify --config /etc/sovereign-backup/host.yaml --storage`]);
@@ -97,8 +99,8 @@ test("sov-verify.service checks without the private key and cannot write the arc
   assert.doesNotMatch(verify, /SOVEREIGN_BACKUP_IDENTITY/);
 });
 
-test("timers: daily at 02:00 and weekly on Sunday by default, randomized, persistent", () => {
-  const { units } = unitsFor(EXAMPLE_CONFIG.replace(/^schedule:[\s\S]*$/m, ""));
+test("timers: daily at 02:00 and weekly on Sunday by default, randomized, persistent", async () => {
+  const { units } = await unitsFor(EXAMPLE_CONFIG.replace(/^schedule:[\s\S]*$/m, ""));
   const daily = units["sov-backup.timer"];
   assert.deepEqual(values(daily, "OnCalendar"), ["*-*-* 02:00:00"]);
   assert.deepEqual(values(daily, "RandomizedDelaySec"), ["30min"]);
@@ -111,7 +113,7 @@ test("timers: daily at 02:00 and weekly on Sunday by default, randomized, persis
   assert.deepEqual(values(weekly, "Unit"), ["sov-verify.service"]);
 });
 
-test("timers follow the config's schedule keys, the bash tool's names included", () => {
+test("timers follow the config's schedule keys, the bash tool's names included", async () => {
   const base = "sources: [/etc]\nage_recipient: /etc/sovereign-backup/age-recipient\n";
   const cases: Array<[string, string[], string, string[], string]> = [
     [
@@ -125,17 +127,17 @@ test("timers follow the config's schedule keys, the bash tool's names included",
     ['schedule:\n  time: "3:05"\n  randomized_delay: 600\n', ["*-*-* 03:05:00"], "600s", ["Sun *-*-* 05:00:00"], "1h"],
   ];
   for (const [schedule, calendar, delay, verifyCalendar, verifyDelay] of cases) {
-    const { units } = unitsFor(base + schedule);
+    const { units } = await unitsFor(base + schedule);
     assert.deepEqual(values(units["sov-backup.timer"], "OnCalendar"), calendar, schedule);
     assert.deepEqual(values(units["sov-backup.timer"], "RandomizedDelaySec"), [delay], schedule);
     assert.deepEqual(values(units["sov-verify.timer"], "OnCalendar"), verifyCalendar, schedule);
     assert.deepEqual(values(units["sov-verify.timer"], "RandomizedDelaySec"), [verifyDelay], schedule);
   }
-  const { lines } = unitsFor(`${base}schedule:\n  weekly: yes\n`);
+  const { lines } = await unitsFor(`${base}schedule:\n  weekly: yes\n`);
   assert.ok(lines.some((l) => l.startsWith("warn:") && l.includes("schedule.weekly")), lines.join("\n"));
 });
 
-test("schedule values that are wrong or would break the unit file are refused with the key named", () => {
+test("schedule values that are wrong or would break the unit file are refused with the key named", async () => {
   const base = "sources: [/etc]\nage_recipient: /etc/sovereign-backup/age-recipient\n";
   for (const [schedule, key] of [
     ['schedule:\n  time: "25:00"\n', "schedule.time"],
@@ -145,12 +147,12 @@ test("schedule values that are wrong or would break the unit file are refused wi
     ['schedule:\n  randomized_delay: "30min\\n[Service]"\n', "schedule.randomized_delay"],
     ["schedule:\n  verify_calendar: []\n", "schedule.verify_calendar"],
   ] as const) {
-    assert.throws(() => unitsFor(base + schedule), (err: Error) => err instanceof ConfigError && err.message.includes(key), schedule);
+    await assert.rejects(() => unitsFor(base + schedule), (err: Error) => err instanceof ConfigError && err.message.includes(key), schedule);
   }
 });
 
-test("paths with blanks, quotes, % and $ are quoted and escaped, never split", () => {
-  const { units } = unitsFor(
+test("paths with blanks, quotes, % and $ are quoted and escaped, never split", async () => {
+  const { units } = await unitsFor(
     `version: 2
 source: { plugin: fs, paths: [/etc] }
 encrypt: { plugin: age, recipients_file: /etc/sovereign-backup/age-recipient }
@@ -162,26 +164,38 @@ destinations:
   const daily = units["sov-backup.service"];
   assert.deepEqual(values(daily, "ReadWritePaths")[0], '"/srv/My Backups 100%% \\"x\\""');
   assert.deepEqual(values(daily, "ExecStart"), [`${SOV} run --config "/etc/sov conf/$$HOST.yaml" --target nas`]);
-  assert.throws(
+  await assert.rejects(
     () => unitsFor("sources: [/etc]\ndestinations:\n  local: relative/dir\nage_recipient: /etc/sovereign-backup/age-recipient\n"),
     (err: Error) => err instanceof ConfigError && /absolute/.test(err.message),
   );
 });
 
-test("a destination plugin install knows nothing about is in the daily run, with a warning about its paths", () => {
-  const { units, lines } = unitsFor(`version: 2
-source: { plugin: fs, paths: [/etc] }
-encrypt: { plugin: age, recipients_file: /etc/sovereign-backup/age-recipient }
-destinations:
-  - { plugin: local, name: disk, path: /data/backups }
-  - { plugin: sov-plugin-dest-sftp, name: offsite, host: backup.example.org }
-`);
-  assert.deepEqual(values(units["sov-backup.service"], "ExecStart"), [`${SOV} run --target disk,offsite`]);
-  assert.ok(lines.some((l) => l.startsWith("warn:") && l.includes("offsite") && l.includes("ReadWritePaths")), lines.join("\n"));
+test("install names no plugin: a third-party store is granted the local path it declares, a removable one its mount point", () => {
+  const { log, lines } = captureLog();
+  const config = parseConfigText("/etc/sovereign-backup/config.yaml", EXAMPLE_CONFIG, log);
+  const units = renderUnits(
+    unitOptionsFromConfig(
+      config,
+      [
+        { name: "nas", features: { publish: "rename", localPath: "/srv/nas-backups" } },
+        { name: "offsite", features: { publish: "upload" } },
+        { name: "stick", features: { publish: "rename", removable: { mountPoint: "/media/stick" }, needsOpen: true } },
+      ],
+      { sovCommand: SOV, configPath: null },
+      log,
+    ),
+  );
+  const daily = units["sov-backup.service"];
+  assert.deepEqual(values(daily, "ExecStart"), [`${SOV} run --target nas,offsite`]);
+  assert.deepEqual(values(daily, "ReadWritePaths")[0], "/srv/nas-backups");
+  const usb = units["sov-backup-usb.service"];
+  assert.deepEqual(values(usb, "ExecStart"), [`${SOV} run --target stick`]);
+  assert.ok(values(usb, "ReadWritePaths")[0]!.startsWith("/media/stick"), usb);
+  assert.ok(!lines.some((l) => l.startsWith("warn:")), lines.join("\n"));
 });
 
-test("every unit names what it does and the README section to read", () => {
-  const { units } = unitsFor(EXAMPLE_CONFIG);
+test("every unit names what it does and the README section to read", async () => {
+  const { units } = await unitsFor(EXAMPLE_CONFIG);
   for (const [name, text] of Object.entries(units)) {
     assert.match(text, new RegExp(`^# ${name.replace(".", "\\.")}: `), name);
     assert.match(text, /README, "Install and schedule"/, name);

@@ -90,6 +90,32 @@ test("--target usb finds the stick by label, mounts it, writes the archive, unmo
   });
 });
 
+test("restore finds the stick by its label through the storage contract: --list, --latest, then unmounts it", (t) => {
+  const s = setUp(t, "usb-restore");
+  if (!s) return;
+  const { lab, fx, env } = s;
+  const stick = lab.create();
+  writeV01(fx, { label: stick.label });
+  const backup = fx.run(["run", "--target", "usb"], env);
+  assert.equal(backup.code, 0, backup.stderr + backup.stdout);
+  assert.equal(lab.mountedAt(lab.mountPoint), null);
+
+  const restoreEnv = { ...env, SOVEREIGN_BACKUP_IDENTITY: fx.identity };
+  const list = fx.run(["restore", "--list"], restoreEnv);
+  assert.equal(list.code, 0, list.stderr + list.stdout);
+  const rows = list.stdout.split("\n").filter((l) => /\.tar\.zst\.age/.test(l));
+  assert.equal(rows.length, 1, list.stdout);
+  assert.match(rows[0]!, /\busb\b/);
+  assert.equal(lab.mountedAt(lab.mountPoint), null, "restore unmounts the stick it mounted");
+
+  const target = join(fx.dir, "restored");
+  const restore = fx.run(["restore", "--latest", target], restoreEnv);
+  assert.equal(restore.code, 0, restore.stderr + restore.stdout);
+  const restored = join(target, fx.data.slice(1), "etc", "app.conf");
+  assert.deepEqual(readFileSync(restored), readFileSync(join(fx.data, "etc", "app.conf")));
+  assert.equal(lab.mountedAt(lab.mountPoint), null, "restore unmounts the stick it mounted");
+});
+
 test("a stick already mounted at the mount point is used and stays mounted", (t) => {
   const s = setUp(t, "usb-premounted");
   if (!s) return;

@@ -1,5 +1,5 @@
 import { dirname, normalize } from "node:path";
-import { type SovConfig, ConfigError, type Logger } from "@sov/core";
+import { configuredDestinations, type SovConfig, type Logger, type StoreFeatures } from "@sov/core";
 import { scheduleFromConfig } from "./schedule.js";
 import type { UnitOptions } from "./units.js";
 import { checkPath } from "./unit-syntax.js";
@@ -16,38 +16,44 @@ export const SYSTEM_PATHS = {
   logFile: "/var/log/sovereign-backup.log",
 } as const;
 
-const LOCAL_PLUGINS = new Set(["local", "dest-local", "@sov/dest-local"]);
-const USB_PLUGINS = new Set(["usb", "dest-usb", "@sov/dest-usb"]);
+/** What install needs of a destination: its name and what its store declares. */
+export interface InstalledDestination {
+  readonly name: string;
+  readonly features: StoreFeatures;
+}
+
+/** Loads the config's destination plugins (nothing else, touching no storage) for their features. */
+export async function installedDestinations(config: SovConfig, log: Logger): Promise<InstalledDestination[]> {
+  const destinations = await configuredDestinations(config, log);
+  return destinations.map((d) => ({ name: d.block.name, features: d.store.features }));
+}
 
 /**
- * Reads what the units need from a loaded config: which destinations the daily timer may write
- * (all but the USB stick), their directories, the stick's mount point and the schedule keys.
+ * Reads what the units need from a loaded config and what its destinations declare (see
+ * `configuredDestinations`): which destinations the daily timer may write (all but a removable
+ * one), the local directories to grant, the mount points and the schedule keys. It names no
+ * plugin: a third-party destination with a `localPath` is granted it like dest-local.
  */
-export function unitOptionsFromConfig(config: SovConfig, install: { sovCommand: string; configPath: string | null }, log: Logger): UnitOptions {
+export function unitOptionsFromConfig(
+  config: SovConfig,
+  destinations: readonly InstalledDestination[],
+  install: { sovCommand: string; configPath: string | null },
+  log: Logger,
+): UnitOptions {
   const backupTargets: string[] = [];
   const usbTargets: string[] = [];
   const localDestinations: string[] = [];
   const usbMountPoints: string[] = [];
-  for (const d of config.destinations) {
+  for (const d of destinations) {
     const where = `${config.file}: destination ${d.name}`;
-    if (LOCAL_PLUGINS.has(d.plugin)) {
-      if (typeof d.options.path !== "string") throw new ConfigError(`${where}: path must be a string`);
-      const path = cleanPath(d.options.path, where);
-      backupTargets.push(d.name);
-      addOnce(localDestinations, path);
-    } else if (USB_PLUGINS.has(d.plugin)) {
-      // dest-usb's `mount` option; its $SOVEREIGN_BACKUP_USB_MOUNT fallback is not set in the units.
-      const option = d.options.mount ?? SYSTEM_PATHS.usbMountPoint;
-      if (typeof option !== "string") throw new ConfigError(`${where}: the mount point must be a string`);
-      const mount = cleanPath(option, where);
+    const { localPath, removable } = d.features;
+    if (removable) {
       usbTargets.push(d.name);
-      addOnce(usbMountPoints, mount);
+      addOnce(usbMountPoints, cleanPath(removable.mountPoint, where));
     } else {
       backupTargets.push(d.name);
-      log.warn(
-        `${where} (plugin ${d.plugin}): sov install cannot tell what it writes on this host; ` +
-          "if it writes a local path, add it with `systemctl edit sov-backup.service` (ReadWritePaths=...)",
-      );
+      // A store that writes on this host says where (features.localPath); the unit grants it.
+      if (localPath) addOnce(localDestinations, cleanPath(localPath, where));
     }
   }
   if (usbMountPoints.length === 0) usbMountPoints.push(SYSTEM_PATHS.usbMountPoint);

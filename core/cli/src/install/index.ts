@@ -6,14 +6,14 @@ import { parseArgs } from "node:util";
 import { loadConfig, parseConfigText, shortHostname, type SovConfig, ConfigError, ExitCode, RunError, SovError, errorMessage, type Logger } from "@sov/core";
 import { EXAMPLE_CONFIG } from "./example-config.js";
 import { InstallActions, type InstallChange } from "./fs-actions.js";
-import { SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
+import { installedDestinations, SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
 import { PACKAGED_LAYOUT_FILE, readPackagedLayout, type PackagedLayout } from "./packaged-layout.js";
 import { checkScheduleWithSystemd } from "./schedule.js";
 import { renderUnits, UNIT_NAMES, type UnitOptions, type UnitTexts } from "./units.js";
 
 export { renderUnits, UNIT_NAMES, VERIFY_ARGS, type UnitName, type UnitOptions, type UnitTexts } from "./units.js";
 export { DEFAULT_SCHEDULE, scheduleFromConfig, type Schedule } from "./schedule.js";
-export { SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
+export { installedDestinations, SYSTEM_PATHS, unitOptionsFromConfig, type InstalledDestination } from "./from-config.js";
 export { EXAMPLE_CONFIG } from "./example-config.js";
 export type { InstallChange } from "./fs-actions.js";
 export { PACKAGED_LAYOUT_FILE, type PackagedLayout } from "./packaged-layout.js";
@@ -133,7 +133,8 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     if (err instanceof SovError) throw new ConfigError(`${errorMessage(err)}\nsov install generates the units from the config: fix it, then re-run sov install`);
     throw err;
   }
-  const unitOptions: UnitOptions = unitOptionsFromConfig(config, { sovCommand: join(commandDir, "sov"), configPath: explicit }, log);
+  const destinations = await installedDestinations(config, log);
+  const unitOptions: UnitOptions = unitOptionsFromConfig(config, destinations, { sovCommand: join(commandDir, "sov"), configPath: explicit }, log);
   checkScheduleWithSystemd(unitOptions.schedule, config.file);
   const units = renderUnits(unitOptions);
   const wrappers = COMMANDS.map((c) => ({ ...c, shimPath: join(binDir, c.shim) }));

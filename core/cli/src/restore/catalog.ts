@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import {
-  buildChain,
+  configuredDestinations,
   compareArchiveNames,
   DirectoryStore,
   errorMessage,
@@ -11,7 +11,6 @@ import {
   V01_DEFAULT_LOCAL,
   type ArchiveRef,
   type Destination,
-  type DestinationBlock,
   type Logger,
   type ParsedArchiveName,
   type SovConfig,
@@ -47,56 +46,17 @@ export class OpenedDestinations {
 }
 
 export const DEFAULT_USB_MOUNT = "/mnt/sov-backup";
-const LOCAL_PLUGINS = new Set(["local", "@sov/dest-local"]);
-const USB_PLUGINS = new Set(["usb", "@sov/dest-usb"]);
 
 /**
- * The directories of the config's destinations that restore can read today: `local` ones, and
- * the USB stick's archive directory when it is mounted (`$SOVEREIGN_BACKUP_USB_MOUNT`, default
- * /mnt/sov-backup, plus the `subdir` option). Other destinations are named in a notice.
+ * The config's destinations, read through the storage contract: their plugins (and no other
+ * stage's) are loaded as `sov run` loads them, a destination that needs it is opened (a USB
+ * stick found by its label and mounted, a connection; closed when restore ends), and its
+ * listing is the core's, which never shows temporaries or sidecars. Restore names no plugin: a local directory, a stick and an S3
+ * bucket are read the same way. A destination that cannot be opened is named and skipped.
  */
 export async function configuredArchiveDirs(config: SovConfig, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveDir[]> {
   const dirs: ArchiveDir[] = [];
-  const throughContract: DestinationBlock[] = [];
-  for (const dest of config.destinations) {
-    if (LOCAL_PLUGINS.has(dest.plugin)) {
-      const path = dest.options.path;
-      if (typeof path !== "string" || !path) {
-        log.warn(`destination ${dest.name}: no path configured`);
-        continue;
-      }
-      dirs.push({ destination: dest.name, dir: isAbsolute(path) ? path : resolve(config.dir, path) });
-    } else if (USB_PLUGINS.has(dest.plugin)) {
-      const mount = typeof dest.options.mount === "string" && dest.options.mount ? dest.options.mount : env.SOVEREIGN_BACKUP_USB_MOUNT || DEFAULT_USB_MOUNT;
-      const subdir = typeof dest.options.subdir === "string" && dest.options.subdir ? dest.options.subdir : "sovereign-backup";
-      const dir = join(mount, subdir);
-      const st = await stat(dir).catch(() => null);
-      if (st?.isDirectory()) dirs.push({ destination: dest.name, dir });
-      else log.info(`destination ${dest.name}: ${dir} is not there (is the stick mounted at ${mount}?)`);
-    } else {
-      throughContract.push(dest);
-    }
-  }
-  if (throughContract.length) dirs.push(...(await contractArchiveDirs(config, throughContract, env, log, opened)));
-  return dirs;
-}
-
-/**
- * Destinations read through the storage contract: the plugins are loaded as `sov run` loads
- * them, a destination that needs it is opened (and closed when restore ends), and its listing
- * is the core's, which never shows temporaries or sidecars.
- */
-async function contractArchiveDirs(
-  config: SovConfig,
-  blocks: DestinationBlock[],
-  env: NodeJS.ProcessEnv,
-  log: Logger,
-  opened: OpenedDestinations,
-): Promise<ArchiveDir[]> {
-  const run = { host: config.host, startedAt: new Date(), dryRun: true, signal: new AbortController().signal };
-  const chain = await buildChain(config, blocks, run, log, env);
-  const dirs: ArchiveDir[] = [];
-  for (const { destination, store } of chain.destinations) {
+  for (const { destination, store } of await configuredDestinations(config, log, env)) {
     if (store.features.needsOpen) {
       try {
         await destination.open();
@@ -106,7 +66,8 @@ async function contractArchiveDirs(
         continue;
       }
     }
-    dirs.push({ destination: destination.name, dir: destination.describe()[0] ?? destination.name, via: destination });
+    const where = store.features.localPath ?? destination.describe()[0] ?? destination.name;
+    dirs.push({ destination: destination.name, dir: where, via: destination });
   }
   return dirs;
 }
