@@ -2,7 +2,7 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ValidateFunction } from "ajv";
 import { compileSchema, validateOrThrow } from "./config/ajv.js";
-import type { PluginBlock } from "./config/load.js";
+import type { PluginBlock, SovConfig } from "./config/load.js";
 import type { YamlConfigDocument } from "./config/yaml-document.js";
 import { ConfigError, errorMessage } from "./errors.js";
 import type { ArchiveDecoder, PluginContext, SovPlugin, Stage, StageHooks } from "./plugin.js";
@@ -98,13 +98,22 @@ export function applyPlugin(plugin: SovPlugin, hooks: StageHooks, options: Recor
   }
 }
 
+/** sov's own compress and encrypt plugins: restore decodes their archives with no config at all. */
+const BUILTIN_CODECS = [["age", "encrypt"], ["zstd", "compress"], ["lz4", "compress"], ["gzip", "compress"]] as const;
+
 /**
- * The decoder that reverses an archive-name suffix (`age`, `zst`, `lz4`, `gz`), found among the
- * built-in compress and encrypt plugins. Restore needs no config, so it goes by the name alone.
+ * The decoder that reverses an archive-name suffix (`age`, `zst`, `lz4`, `gz`, or a third-party
+ * plugin's): the first `decoder` with that extension among the config's compress and encrypt
+ * plugins, when there is a config, then sov's own. Restore needs no config, so it goes by the
+ * name alone; a plugin the config names that fails to load is an error, not skipped.
  */
-export async function loadDecoder(extension: string): Promise<ArchiveDecoder> {
-  for (const [short, stage] of [["age", "encrypt"], ["zstd", "compress"], ["lz4", "compress"], ["gzip", "compress"]] as const) {
-    const { plugin } = await loadPlugin(short, "/nonexistent", stage);
+export async function loadDecoder(extension: string, config?: Pick<SovConfig, "dir" | "compress" | "encrypt">): Promise<ArchiveDecoder> {
+  const candidates: Array<{ spec: string; stage: "compress" | "encrypt"; dir: string }> = [];
+  if (config?.compress) candidates.push({ spec: config.compress.plugin, stage: "compress", dir: config.dir });
+  if (config) candidates.push({ spec: config.encrypt.plugin, stage: "encrypt", dir: config.dir });
+  for (const [spec, stage] of BUILTIN_CODECS) candidates.push({ spec, stage, dir: "/nonexistent" });
+  for (const { spec, stage, dir } of candidates) {
+    const { plugin } = await loadPlugin(spec, dir, stage);
     if (plugin.decoder?.extension === extension) return plugin.decoder;
   }
   throw new ConfigError(`no plugin decodes '.${extension}' archives`);

@@ -3,7 +3,7 @@ import { access, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
-import { parseArchiveName, loadConfig, shortHostname, ConfigError, ExitCode, SovError, errorMessage, createLogger, type Logger, formatBytes } from "@sov/core";
+import { parseArchiveName, loadConfig, loadDecoder, shortHostname, type SovConfig, ConfigError, ExitCode, SovError, errorMessage, createLogger, type Logger, formatBytes } from "@sov/core";
 import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, OpenedDestinations, type ArchiveDir, type ListedArchive } from "./catalog.js";
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
 import { extractArchive, type ExtractReport } from "./extract.js";
@@ -59,7 +59,7 @@ const OPTIONS = {
 /** Streams and hooks a caller (or a test) may replace. */
 export interface RestoreIO extends PromptIO {
   stdout: NodeJS.WritableStream;
-  /** Finds decoders; the default loads the built-in plugins (`loadDecoder`). */
+  /** Finds decoders; the default loads the config's compress and encrypt plugins, then the built-in ones (`loadDecoder`). */
   decoderFor?: DecoderLookup;
   /** For the default TARGET's name. */
   now?: () => Date;
@@ -143,6 +143,7 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   const { name } = archive;
   if (!archiveLayers(name)) throw new ConfigError(`${name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
   const identity = await checkIdentity(values.identity, env);
+  io = { ...io, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
   if (values.verify) return verifyCommand(archive, identity, log, io);
 
   const targetDir = await prepareTarget(target, io, name, io.now?.());
@@ -273,6 +274,19 @@ async function checkIdentity(option: string | undefined, env: NodeJS.ProcessEnv)
 function formatDate(d: Date): string {
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * Decoders from the config's compress and encrypt plugins first (a third-party compressor's
+ * archives restore like sov's own), then sov's built-in ones. The config is read once, quietly,
+ * and only when a decoder is first needed; with none, the built-in ones decode by the name.
+ */
+function decodersOf(values: Values, env: NodeJS.ProcessEnv, log: Logger): DecoderLookup {
+  let config: Promise<SovConfig | undefined> | undefined;
+  return async (extension) => {
+    config ??= loadConfig({ configPath: values.config, env, log: quiet(log) }).catch(() => undefined);
+    return loadDecoder(extension, await config);
+  };
 }
 
 function quiet(log: Logger): Logger {
