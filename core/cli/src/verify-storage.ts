@@ -38,7 +38,7 @@ export async function verifyStorage(opts: { configPath?: string | undefined; tar
         if (verdict === "ok") good++;
         else if (verdict === "no checksum") unchecked++;
         else bad++;
-        const line = `${destination.name}: ${archive.name}: ${verdict}`;
+        const line = `${destination.name}: ${archive.name}: ${verdict}${lockNote(archive, new Date())}`;
         if (verdict === "ok") log.info(line);
         else if (verdict === "no checksum") log.warn(`${line} (written before checksums, or by the bash tool)`);
         else log.error(line);
@@ -52,6 +52,13 @@ export async function verifyStorage(opts: { configPath?: string | undefined; tar
   }
   log.info(`verify --storage: ${good} intact, ${bad} damaged or unreadable, ${unchecked} without a checksum`);
   return bad > 0 ? ExitCode.failed : ExitCode.ok;
+}
+
+/** An Object Lock retention, as the store reported it: the archive cannot be deleted before then. */
+export function lockNote(archive: ArchiveRef, now: Date): string {
+  const until = archive.lockedUntil;
+  if (!until) return "";
+  return until > now ? `, locked until ${until.toISOString()}` : `, lock expired ${until.toISOString()}`;
 }
 
 async function checkOne(destination: Destination, archive: ArchiveRef): Promise<string> {

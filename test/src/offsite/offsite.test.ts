@@ -79,6 +79,45 @@ ${s3Block}`);
   assert.deepEqual(snapshotTree(join(target, fx.data.slice(1))), expected);
 });
 
+test("a fleet bucket: two hosts under their default prefixes; --list --host and --latest --host read the other host's", { timeout: 120_000 }, async (t) => {
+  if (!needTools(t, "age", "age-keygen", "zstd", "tar") || !needRoot(t)) return;
+  const server = needS3(t);
+  if (!server) return;
+  const fx = makeFixture(t, "offsite-fleet");
+  const bucket = `sov-e2e-fleet-${Math.random().toString(36).slice(2, 10)}`;
+  await s3Client(server).send(new CreateBucketCommand({ Bucket: bucket }));
+  const credentials = writeCredentials(fx.dir, server);
+  const block = s3Destination(server, bucket, credentials);
+  fx.writeV2Config(`compress: { plugin: zstd }\ndestinations:\n${block}`);
+  const mine = fx.run(["run"]);
+  assert.equal(mine.code, 0, mine.stderr + mine.stdout);
+  // the other host: its own config and data, the same bucket, its own default prefix "db1/"
+  const dbData = join(fx.dir, "db1-data");
+  mkdirSync(dbData);
+  writeFileSync(join(dbData, "dump.sql"), "CREATE TABLE t (x int);\n");
+  const dbConfig = join(fx.dir, "etc", "db1.yaml");
+  writeFileSync(dbConfig, `version: 2\nhost: db1\nsource: { plugin: fs, paths: [${dbData}] }\nencrypt: { plugin: age, recipients_file: ${fx.recipientsFile} }\ncompress: { plugin: zstd }\ndestinations:\n${block}`);
+  const theirs = fx.run(["run", "--config", dbConfig]);
+  assert.equal(theirs.code, 0, theirs.stderr + theirs.stdout);
+
+  const rows = (args: string[]) => {
+    const r = fx.run(["restore", "--list", ...args]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    return r.stdout.split("\n").filter((l) => l.includes(".tar.zst.age"));
+  };
+  const own = rows([]);
+  assert.equal(own.length, 1, own.join("\n"));
+  assert.match(own[0]!, /sovereign-backup-testhost-/);
+  const other = rows(["--host", "db1"]);
+  assert.equal(other.length, 1, other.join("\n"));
+  assert.match(other[0]!, /s3:\/\/.*\/db1\/sovereign-backup-db1-/);
+
+  const target = join(fx.dir, "db1-restored");
+  const restored = fx.run(["restore", "--latest", "--host", "db1", target], { SOVEREIGN_BACKUP_IDENTITY: fx.identity });
+  assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+  assert.equal(readFileSync(join(target, dbData.slice(1), "dump.sql"), "utf8"), "CREATE TABLE t (x int);\n");
+});
+
 function s3Client(server: S3TestServer): S3Client {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return new S3Client({
@@ -113,6 +152,11 @@ ${s3Destination(server, bucket, credentials, ["object_lock: { mode: compliance, 
   const dryRun = fx.run(["run", "--dry-run"]);
   assert.equal(dryRun.code, 0, dryRun.stderr + dryRun.stdout);
   assert.match(dryRun.stdout + dryRun.stderr, /locked until \d{4}-\d\d-\d\d/);
+  // verify --storage checks both copies against their sidecars and says how long each is locked
+  const verify = fx.run(["verify", "--storage"]);
+  assert.equal(verify.code, 0, verify.stderr + verify.stdout);
+  const lines = (verify.stdout + verify.stderr).split("\n").filter((l) => /\.tar\.zst\.age: ok, locked until \d{4}-\d\d-\d\dT/.test(l));
+  assert.equal(lines.length, 2, verify.stdout + verify.stderr);
 });
 
 test("the S3 endpoint goes down mid-upload: exit 1, nothing visible in the bucket, the local copy commits", { timeout: 120_000 }, async (t) => {

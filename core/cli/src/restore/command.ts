@@ -8,6 +8,7 @@ import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
 import { extractArchive, type ExtractReport } from "./extract.js";
 import { prepareTarget, type PromptIO } from "./target.js";
+import { ReadProgress } from "./read-progress.js";
 import { READ_CHUNK, verifyArchiveStream } from "./verify.js";
 
 export const DEFAULT_IDENTITY = "/data/secrets/age/age-identity";
@@ -15,7 +16,7 @@ export const DEFAULT_IDENTITY = "/data/secrets/age/age-identity";
 export const RESTORE_HELP = `sov restore: list, verify and restore archives
 
 usage:
-  sov restore --list [--config PATH | --dir DIR...]
+  sov restore --list [--host H] [--config PATH | --dir DIR...]
   sov restore --verify FILE
   sov restore --verify --latest [--host H]
   sov restore FILE [TARGET] [--path P]...
@@ -31,7 +32,9 @@ options:
                     wildcards; repeat for more paths
   --config PATH     the config naming the destinations and this host
   --dir DIR         look for archives in DIR instead of the configured destinations (repeatable)
-  --host H          with --latest: H's newest archive (default: this host)
+  --host H          with --latest: H's newest archive (default: this host); with --list:
+                    only H's archives. Destinations whose place follows the host (an S3
+                    prefix left at its default "<host>/") are read at H's place
   --allow-setid     as root: keep setuid/setgid bits on files (dropped and reported otherwise)
   --allow-devices   as root: create device nodes (refused and reported otherwise)
   --numeric-owner   as root: use the archive's uid/gid numbers, not its user and group names
@@ -103,6 +106,8 @@ export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = pr
 interface ArchiveAt {
   readonly name: string;
   readonly location: string;
+  /** Bytes, when the listing or the file says. */
+  readonly size?: number;
   open(): Readable;
 }
 
@@ -118,7 +123,7 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
     if (positionals.length) usage(`--list takes no arguments (got ${positionals.join(" ")})`);
     return listCommand(values, env, log, io, opened);
   }
-  if (values.host && !values.latest) usage("--host only goes with --latest");
+  if (values.host && !values.latest) usage("--host goes with --latest or --list");
 
   // Which archive, and (for a restore) which TARGET.
   let archive: ArchiveAt;
@@ -144,22 +149,32 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   if (!archiveLayers(name)) throw new ConfigError(`${name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
   const identity = await checkIdentity(values.identity, env);
   io = { ...io, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
-  if (values.verify) return verifyCommand(archive, identity, log, io);
+  // The progress line starts once nothing more is asked at the terminal (TARGET / wants YES).
+  const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
+  const progress = () => new ReadProgress(name, archive.size, { tty: !values.quiet && !!stderr.isTTY, write: (s) => void stderr.write(s), log });
+  if (values.verify) return verifyCommand(archive, identity, log, io, progress());
 
   const targetDir = await prepareTarget(target, io, name, io.now?.());
   log.info(`restoring ${archive.location} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
-  const plaintext = await openArchivePlaintext(archive.open(), name, identity, {
-    log,
-    ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
-  });
-  const report = await extractArchive(plaintext, targetDir, {
-    filters: values.path ?? [],
-    allowSetid: !!values["allow-setid"],
-    allowDevices: !!values["allow-devices"],
-    numericOwner: !!values["numeric-owner"],
-    log,
-  });
-  return summarize(report, name, targetDir, log);
+  const reading = progress();
+  try {
+    const plaintext = await openArchivePlaintext(archive.open(), name, identity, {
+      log,
+      onRead: reading.count,
+      ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
+    });
+    const report = await extractArchive(plaintext, targetDir, {
+      filters: values.path ?? [],
+      allowSetid: !!values["allow-setid"],
+      allowDevices: !!values["allow-devices"],
+      numericOwner: !!values["numeric-owner"],
+      log,
+    });
+    reading.stop();
+    return summarize(report, name, targetDir, log);
+  } finally {
+    reading.stop();
+  }
 }
 
 function summarize(report: ExtractReport, name: string, target: string, log: Logger): number {
@@ -178,9 +193,14 @@ function summarize(report: ExtractReport, name: string, target: string, log: Log
   return report.notFound.length ? ExitCode.failed : ExitCode.ok;
 }
 
-async function verifyCommand(archive: ArchiveAt, identity: string, log: Logger, io: RestoreIO): Promise<number> {
+async function verifyCommand(archive: ArchiveAt, identity: string, log: Logger, io: RestoreIO, reading: ReadProgress): Promise<number> {
   const { name } = archive;
-  const report = await verifyArchiveStream(archive.open(), name, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+  let report;
+  try {
+    report = await verifyArchiveStream(archive.open(), name, identity, { log, onRead: reading.count, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+  } finally {
+    reading.stop();
+  }
   for (const u of report.unsafe) log.warn(`${u.entry}: a restore would refuse this entry: ${u.reason}`);
   if (!report.ok) {
     log.error(`verify FAILED: ${name}: ${report.error ?? "unknown error"}`);
@@ -192,9 +212,9 @@ async function verifyCommand(archive: ArchiveAt, identity: string, log: Logger, 
 
 async function listCommand(values: Values, env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO, opened: OpenedDestinations): Promise<number> {
   const dirs = await archiveDirs(values, env, log, opened);
-  const archives = await listArchives(dirs, log);
+  const archives = (await listArchives(dirs, log)).filter((a) => !values.host || a.parsed.host === values.host);
   if (!archives.length) {
-    log.info(`no archives in ${dirs.map((d) => d.dir).join(", ") || "any readable destination"}`);
+    log.info(`no archives${values.host ? ` of host ${values.host}` : ""} in ${dirs.map((d) => d.dir).join(", ") || "any readable destination"}`);
     return ExitCode.ok;
   }
   const rows = archives.map((a) => [formatDate(a.parsed.timestamp), formatBytes(a.size), a.destination, a.location]);
@@ -220,7 +240,9 @@ async function archiveDirs(values: Values, env: NodeJS.ProcessEnv, log: Logger, 
     log.info("no config found: looking where the bash tool kept archives (--dir DIR to look elsewhere)");
     return fallbackArchiveDirs(env);
   }
-  return configuredArchiveDirs(config, env, log, opened);
+  // --host H reads H's archives: a destination whose place depends on the host (an S3 prefix
+  // that defaults to "<host>/") is built for H, so one host's config restores another's.
+  return configuredArchiveDirs(values.host ? { ...config, host: values.host } : config, env, log, opened);
 }
 
 async function findLatest(values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ListedArchive> {
@@ -246,7 +268,7 @@ async function configuredHost(values: Values, env: NodeJS.ProcessEnv, log: Logge
 /** FILE as given, or an archive name found in the destinations (what --list shows). */
 async function locateArchive(file: string, values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveAt> {
   const st = await stat(file).catch(() => null);
-  if (st?.isFile()) return { name: basename(file), location: file, open: () => createReadStream(file, { highWaterMark: READ_CHUNK }) };
+  if (st?.isFile()) return { name: basename(file), location: file, size: st.size, open: () => createReadStream(file, { highWaterMark: READ_CHUNK }) };
   if (st) throw new ConfigError(`${file} is not a regular file`);
   if (!file.includes("/") && parseArchiveName(file)) {
     const dirs = await archiveDirs(values, env, log, opened).catch(() => []);

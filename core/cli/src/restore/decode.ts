@@ -26,6 +26,8 @@ export function archiveLayers(fileName: string): ArchiveLayers | null {
 export interface OpenOptions {
   log?: Logger;
   decoderFor?: DecoderLookup;
+  /** Told the size of each chunk of the archive (still encrypted) as it is read: for a progress line. */
+  onRead?: (bytes: number) => void;
 }
 
 /**
@@ -72,5 +74,9 @@ export async function openArchivePlaintext(
   // The consumer reads the last layer; pipeline destroys it with the first error of any layer,
   // and destroys every layer (closing the file) when the consumer stops early.
   pipeline(streams, () => {});
+  // After pipeline() has piped it, a second 'data' listener only watches: it cannot start the
+  // stream flowing before the decoders are attached.
+  const onRead = options.onRead;
+  if (onRead) readable.on("data", (chunk: Buffer) => onRead(chunk.length));
   return streams[streams.length - 1] as Readable;
 }
