@@ -9,6 +9,9 @@ export interface FanoutTarget {
   error?: Error;
 }
 
+/** The event loop gets a turn after at most this many bytes (a few ms of the pipeline's work). */
+const TURN_EVERY = 2 * 1024 * 1024;
+
 /**
  * One encrypted stream, many destinations: every chunk goes to every healthy target, at the
  * pace of the slowest (a target that asks for backpressure is waited on), so memory stays
@@ -21,6 +24,8 @@ export class Fanout extends Writable {
   sha256: string | null = null;
   /** Bytes written to every target, for the core's size checks at commit. */
   bytes = 0;
+  /** Bytes written since the event loop last had a turn. */
+  private sinceTurn = 0;
 
   constructor(
     readonly targets: FanoutTarget[],
@@ -63,6 +68,14 @@ export class Fanout extends Writable {
     }
     await Promise.all(waits);
     if (this.live().length === 0) throw this.allFailed();
+    // A target whose writes complete without I/O (an upload filling its next part) resolves
+    // in microtasks, and the walker's chunks arrive in one drain of its message port: without
+    // a turn the whole pipeline could run for a second with no timer, signal or progress line.
+    this.sinceTurn += chunks.reduce((n, c) => n + c.length, 0);
+    if (this.sinceTurn >= TURN_EVERY) {
+      this.sinceTurn = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private async drained(target: FanoutTarget): Promise<void> {
