@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO } from "../helpers.js";
 import { ensureCorpus, ensureKeypair, parseSize, type Corpus } from "./corpus.js";
+import { offsiteScenario, s3FromEnv } from "./offsite.js";
 import { emptyEntriesCorpus, ensureEmptyEntriesArchive } from "./empty-entries.js";
 import { GNU_TIME, measure, spread, type Sample, type Spread } from "./measure.js";
 import { formatProfile, readProfiles } from "./profile.js";
@@ -29,11 +30,12 @@ import {
   type Scenario,
 } from "./scenarios.js";
 
-const SCENARIOS = ["one-dest", "two-dest", "small-files", "verify", "restore", "small-verify", "small-restore", "empty-restore"] as const;
+const SCENARIOS = ["one-dest", "two-dest", "small-files", "verify", "restore", "small-verify", "small-restore", "empty-restore", "offsite"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [--size 1G] [--small-files 200000] [--empty-entries 1000000] [--runs 3] [--scenario NAME]... [--seed 1] [--keep] [--profile]
-  scenarios: ${SCENARIOS.join(", ")} (default: all)
+  scenarios: ${SCENARIOS.join(", ")} (default: all; offsite needs the S3 server of
+             ../shared/services/ceph-s3.sh started and its variables exported, else it is skipped)
   --profile  run sov once per scenario (default one-dest) under --cpu-prof and print where the time goes
   --keep     keep ${join(REPO, ".bench/work")} (configs, logs, outputs) afterwards`;
 
@@ -285,7 +287,7 @@ async function main(): Promise<number> {
       SOVEREIGN_BACKUP_CONFIG_DIR: join(work, "no-config-dir"),
     },
   };
-  const needsMain = opts.scenarios.some((s) => ["one-dest", "two-dest", "verify", "restore"].includes(s));
+  const needsMain = opts.scenarios.some((s) => ["one-dest", "two-dest", "verify", "restore", "offsite"].includes(s));
   const mainCorpus: Corpus | null = needsMain ? ensureCorpus(benchDir, { kind: "size", size: opts.size, seed: opts.seed }) : null;
   const smallCorpus: Corpus | null = opts.scenarios.some((s) => s.startsWith("small-"))
     ? ensureCorpus(benchDir, { kind: "small", files: opts.smallFiles, seed: opts.seed })
@@ -315,6 +317,16 @@ async function main(): Promise<number> {
       case "small-files":
         scenario = backupScenario(name, "sov run, many small files, one local destination  vs  baseline.sh", smallCorpus!, 1, { wallRatio: 1.0, rssMiB: 200, loopMs: 100 }, ctx);
         break;
+      case "offsite": {
+        const s3 = s3FromEnv();
+        if (typeof s3 === "string") {
+          console.log(`\n== ${name}: skipped: ${s3}`);
+          results.push({ name, title: name, corpus: mainCorpus!.describe, corpusBytes: mainCorpus!.bytes, runs: 0, sov: [], ref: [], skipped: s3 });
+          continue;
+        }
+        scenario = offsiteScenario(mainCorpus!, inputOf(mainCorpus!), s3, ctx);
+        break;
+      }
       case "verify":
       case "restore":
       case "small-verify":
