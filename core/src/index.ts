@@ -12,10 +12,12 @@ export type {
   Destination,
   DestinationCollector,
   Encryptor,
+  FrameCompressor,
   LeftOutPath,
   OptionsSchema,
   PluginContext,
   PruneInfo,
+  RangeReader,
   RunInfo,
   SelectionDecision,
   SourceStats,
@@ -37,6 +39,7 @@ export { checkSecretFile } from "./secret-file.js";
 export { createStageHooks, PluginHookError } from "./hooks.js";
 export { loadConfig, parseConfigText, shortHostname, V01_DEFAULT_LOCAL, type SovConfig, type DestinationBlock, type PluginBlock, type RetentionPolicy } from "./config/load.js";
 export { describeRun, runBackup, type RunOptions, type RunResult, type DestinationOutcome } from "./run.js";
+export { createArchiveCompressStream, FRAME_TARGET, SeekableCompressStream } from "./seekable.js";
 export { buildChain, configuredDestinations, selectDestinations, type Chain, type ChainDestination } from "./chain.js";
 export { BUILTIN_PLUGINS, loadDecoder, loadPlugin } from "./loader.js";
 export { resolvePluginsBeside } from "./resolve-package.js";

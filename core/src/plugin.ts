@@ -1,7 +1,7 @@
 import type { Readable, Transform, Writable } from "node:stream";
 import type { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook } from "tapable";
 import type { Logger } from "./log.js";
-import type { ArchiveStore } from "./storage.js";
+import type { ArchiveStore, ByteRange } from "./storage.js";
 
 /**
  * The six hook points. A run calls `source`, `compress`, `encrypt` and `destination` while the
@@ -70,6 +70,23 @@ export interface Compressor {
   readonly extension: string;
   describe(): string[];
   createCompressStream(): Transform;
+  /**
+   * Optional: compression one independent frame at a time, for seekable archives. The core then
+   * cuts the stream into frames at entry boundaries every few MiB of tar and ends it with an
+   * index in a skippable frame (magic 0x184D2A5E). Only for formats whose stock decoders read
+   * concatenated frames and skip that one (zstd, lz4).
+   */
+  createFrameCompressor?(): FrameCompressor;
+}
+
+/** Writes a compressed stream as a series of frames that each decode on their own. */
+export interface FrameCompressor {
+  /** Adds input to the current frame; resolves to the compressed output ready so far (maybe none). */
+  write(input: Buffer): Promise<Buffer[]>;
+  /** Ends the current frame; resolves to the rest of its output. The next write starts a new frame. */
+  endFrame(): Promise<Buffer[]>;
+  /** Frees what the compressor holds; called once, after the last frame or on failure. */
+  dispose(): void;
 }
 
 /** The `encrypt` stage's product. No plaintext leaves the host, so exactly one is required. */
@@ -133,6 +150,12 @@ export interface Destination {
   remove(archive: ArchiveRef): Promise<void>;
   /** Opens an archive for reading (restore, verify). */
   read(archive: ArchiveRef): Readable;
+  /**
+   * Reads part of an archive: what a restore of a few files from a seekable archive fetches.
+   * The core's staging provides it for every `ArchiveStore`; a 0.1 destination has none, and
+   * restore reads its archives whole.
+   */
+  readRange?(archive: ArchiveRef, range: ByteRange): Readable;
   /** The checksum kept beside an archive at commit, or null if there is none. Optional. */
   readChecksum?(archive: ArchiveRef): Promise<string | null>;
   /** Always called once after `open()`, also when the run failed (unmounts what was mounted). */
@@ -184,10 +207,24 @@ export interface DecodeContext {
   readonly log: Logger;
 }
 
+/** Bytes readable at any offset: an archive where it lies, or a decrypted view of one. */
+export interface RangeReader {
+  /** Length in bytes. */
+  readonly size: number;
+  /** Exactly the bytes [start, end) (end <= size); anything else is an error. */
+  read(start: number, end: number): Promise<Buffer>;
+}
+
 export interface ArchiveDecoder {
   /** The archive name suffix this decoder reverses (`zst`, `age`). */
   readonly extension: string;
   createDecodeStream(ctx: DecodeContext): Promise<Transform>;
+  /**
+   * Encrypt decoders, optional: the plaintext of `ciphertext` as a RangeReader that reads and
+   * authenticates only the parts asked for, so a restore of one file from a seekable archive
+   * reads a few MiB of it. Without it, restore reads such archives whole.
+   */
+  openRange?(ciphertext: RangeReader, ctx: DecodeContext): Promise<RangeReader>;
 }
 
 /** A JSON schema for a plugin's options, checked by ajv before `apply()`. */

@@ -5,6 +5,7 @@ import { buildChain, selectDestinations, type Chain } from "./chain.js";
 import { loadConfig, type SovConfig } from "./config/load.js";
 import { ExitCode, RunError, errorMessage } from "./errors.js";
 import { Fanout, type FanoutTarget } from "./fanout.js";
+import { createArchiveCompressStream } from "./seekable.js";
 import { tapCoreHooks } from "./core-taps.js";
 import { runHookFile } from "./hook-runner.js";
 import { acquireLock, DEFAULT_LOCK_DIR, type RunLock } from "./lock.js";
@@ -233,7 +234,7 @@ async function streamArchive(
     // make the source emit an 'error' nobody listens to yet, and crash the process with its
     // temporary files left behind (seen under load in CI).
     const encrypt = await chain.encryptor.createEncryptStream();
-    const compress = chain.compressor?.createCompressStream();
+    const compress = chain.compressor ? createArchiveCompressStream(chain.compressor) : undefined;
     controller.signal.throwIfAborted();
     const stages: Array<NodeJS.ReadableStream | Transform | NodeJS.WritableStream> = [
       chain.source.open(controller.signal),

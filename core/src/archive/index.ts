@@ -12,3 +12,8 @@ export { decodeHeader, isZeroBlock, makeEntry, type RawHeader, type TarEntry } f
 export { encodeHeader, encodePaxHeader, paxRecordsFor, writeUstarHeader, type EntryHeader } from "./tar-encode.js";
 export { BLOCK_SIZE, paddedSize, TarFormatError, TYPEFLAG, type EntryType } from "./tar-format.js";
 export { DeepPaths, MAX_MEMBER_DEPTH } from "./deep-path.js";
+export { TarScanner, type ScanOutcome } from "./tar-scan.js";
+export {
+  decodeSeekIndex, encodeSeekIndex, framesCovering, indexedEntry, seekFrameLength, SeekIndexError, SeekIndexWriter, SEEK_FOOTER_SIZE, SKIPPABLE_MAGIC,
+  type IndexedEntry, type IndexedType, type SeekFrame, type SeekIndex,
+} from "./seek-index.js";

@@ -5,7 +5,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { ArchiveMeta, ArchiveRef, Destination, StagedWrite } from "../plugin.js";
 import { isProcessAlive } from "../process-info.js";
-import type { ArchiveStore, ObjectUpload, ObjectWrite, StoredObject } from "../storage.js";
+import type { ArchiveStore, ByteRange, ObjectUpload, ObjectWrite, StoredObject } from "../storage.js";
 import { checksumLine, MAX_SIDECAR_BYTES, parseChecksumLine, sidecarName } from "./checksum-sidecar.js";
 import { checkStoreShape, ContractViolation, isNameTaken } from "./contract-violation.js";
 import { parseTemporaryName, randomSuffix, temporaryName, THIS_MACHINE } from "./temporary-name.js";
@@ -82,6 +82,11 @@ export class StagedStore implements Destination {
   read(archive: ArchiveRef): Readable {
     requireArchiveName(archive.name);
     return this.store.read(archive.name);
+  }
+
+  readRange(archive: ArchiveRef, range: ByteRange): Readable {
+    requireArchiveName(archive.name);
+    return this.store.read(archive.name, range);
   }
 
   /** Removes an archive and its sidecar. Prune skips objects still locked before it gets here. */

@@ -3,7 +3,7 @@
  * decoder restore uses for `.lz4` archives (this plugin's and the bash tool's `tar | lz4`).
  */
 import { definePlugin, type OptionsSchema } from "@sov/core";
-import { createLz4CompressStream } from "./compress-stream.js";
+import { createLz4CompressStream, Lz4Frames } from "./compress-stream.js";
 import { createLz4DecodeStream } from "./decode-stream.js";
 
 export const PLUGIN_NAME = "@sov/compress-lz4";
@@ -47,6 +47,7 @@ export default definePlugin<Lz4PluginOptions>({
       extension: EXTENSION,
       describe: () => [`lz4: one frame per ${formatSize(chunkSize)} of input, content checksums on; lz4 -d reads it`],
       createCompressStream: () => createLz4CompressStream({ chunkSize }),
+      createFrameCompressor: () => new Lz4Frames({ chunkSize }),
     }));
   },
   decoder: {

@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { definePlugin, type Compressor } from "@sov/core";
 import { CompressStream } from "zstd-napi";
 import { createZstdDecodeStream } from "./decode-stream.js";
+import { createZstdFrames } from "./frames.js";
 
 export const PLUGIN_NAME = "@sov/compress-zstd";
 
@@ -43,6 +44,7 @@ export function zstdCompressor(options: ZstdOptions = {}): Compressor {
     extension: "zst",
     describe: () => [`zstd level ${level}, ${threads} thread(s)`],
     createCompressStream: () => new CompressStream({ compressionLevel: level, nbWorkers: threads, checksumFlag: true, jobSize: JOB_SIZE, overlapLog: OVERLAP_LOG }),
+    createFrameCompressor: () => createZstdFrames({ level, threads, jobSize: JOB_SIZE, overlapLog: OVERLAP_LOG }),
   };
 }
 

@@ -1,0 +1,304 @@
+/**
+ * A seekable archive's index: where each compressed frame starts, and where each entry is in
+ * the tar. It travels as the last frame of the compressed stream, a skippable frame (magic
+ * 0x184D2A5E, which zstd and lz4 both define as "skip me"), inside the age encryption: stock
+ * tools decompress the archive exactly as before and never see it, and names never leak.
+ *
+ *   skippable frame = u32le magic | u32le payload length | payload
+ *   payload         = deflate-raw(body) | footer
+ *   footer (16)     = u32le deflated body length | u32le version | "sov-seek"
+ *   body            = per entry: u8 type, varint offset delta, varint mode, varint size, zigzag
+ *                     varint mtime (whole seconds), varint bytes shared with the previous name,
+ *                     varint suffix length, suffix bytes (the name as a byte string, as the tar
+ *                     holds it); then u8 0xff, varint endOfEntries (the tar offset of the
+ *                     end-of-archive marker), varint frames, per frame varint tar length and
+ *                     varint compressed length
+ *
+ * Entries come first so the writer can add each one as the tar goes by, holding a few dozen
+ * bytes per entry rather than the entries themselves.
+ *
+ * Frames cover the compressed stream from byte 0 up to this frame, and the tar from byte 0.
+ * Everything read back is checked: a damaged or lying index is refused (SeekIndexError), and
+ * restore then reads the archive whole.
+ */
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { TarEntry } from "./tar-decode.js";
+import { BLOCK_SIZE, paddedSize } from "./tar-format.js";
+
+export const SKIPPABLE_MAGIC = 0x184d2a5e;
+const FOOTER_MAGIC = Buffer.from("sov-seek", "latin1");
+export const SEEK_FOOTER_SIZE = 16;
+const VERSION = 1;
+/** A frame header (magic, length) before the payload. */
+const FRAME_HEADER_SIZE = 8;
+/** An index that inflates past this is refused: a 1,000,000-entry tree needs about 60 MiB. */
+const MAX_BODY_BYTES = 512 * 1024 * 1024;
+
+const TYPES = ["file", "hardlink", "symlink", "chardev", "blockdev", "directory", "fifo", "unsupported"] as const;
+export type IndexedType = (typeof TYPES)[number];
+
+export interface SeekFrame {
+  readonly tarStart: number;
+  readonly tarLength: number;
+  readonly compStart: number;
+  readonly compLength: number;
+}
+
+export interface IndexedEntry {
+  /** Where the entry's first header block starts in the tar. */
+  readonly offset: number;
+  /** The name as a byte string, as the tar holds it (after long names and PAX paths). */
+  readonly name: string;
+  readonly type: IndexedType;
+  readonly mode: number;
+  readonly size: number;
+  /** Whole seconds since the epoch. */
+  readonly mtime: number;
+}
+
+export interface SeekIndex {
+  readonly frames: readonly SeekFrame[];
+  readonly entries: readonly IndexedEntry[];
+  /** The tar offset of the end-of-archive marker: the last entry ends there. */
+  readonly endOfEntries: number;
+}
+
+export class SeekIndexError extends Error {
+  override readonly name = "SeekIndexError";
+}
+
+/** The entry as the index keeps it. */
+export function indexedEntry(entry: TarEntry): IndexedEntry {
+  return { offset: entry.offset, name: entry.name, type: entry.type, mode: entry.mode, size: entry.size, mtime: Math.floor(entry.mtime) };
+}
+
+const END_OF_ENTRIES = 0xff;
+
+/** Builds the index as the archive is written: entries as the tar goes by, frames as they end. */
+export class SeekIndexWriter {
+  private readonly out = new ByteWriter();
+  private readonly frames: Array<[tarLength: number, compLength: number]> = [];
+  private previousOffset = 0;
+  private previousName = Buffer.alloc(0);
+
+  addEntry(e: IndexedEntry): void {
+    const out = this.out;
+    out.byte(TYPES.indexOf(e.type));
+    out.varint(e.offset - this.previousOffset);
+    out.varint(e.mode);
+    out.varint(e.size);
+    out.varint(e.mtime >= 0 ? e.mtime * 2 : -e.mtime * 2 - 1);
+    const name = Buffer.from(e.name, "latin1");
+    const shared = commonPrefix(this.previousName, name);
+    out.varint(shared);
+    out.varint(name.length - shared);
+    out.bytes(name.subarray(shared));
+    this.previousOffset = e.offset;
+    this.previousName = name;
+  }
+
+  addFrame(tarLength: number, compLength: number): void {
+    this.frames.push([tarLength, compLength]);
+  }
+
+  /** The whole skippable frame. */
+  finish(endOfEntries: number): Buffer {
+    const out = this.out;
+    out.byte(END_OF_ENTRIES);
+    out.varint(endOfEntries);
+    out.varint(this.frames.length);
+    for (const [tarLength, compLength] of this.frames) {
+      out.varint(tarLength);
+      out.varint(compLength);
+    }
+    const body = deflateRawSync(out.result(), { level: 6 });
+    const footer = Buffer.alloc(SEEK_FOOTER_SIZE);
+    footer.writeUInt32LE(body.length, 0);
+    footer.writeUInt32LE(VERSION, 4);
+    FOOTER_MAGIC.copy(footer, 8);
+    const header = Buffer.alloc(FRAME_HEADER_SIZE);
+    header.writeUInt32LE(SKIPPABLE_MAGIC, 0);
+    header.writeUInt32LE(body.length + SEEK_FOOTER_SIZE, 4);
+    return Buffer.concat([header, body, footer]);
+  }
+}
+
+/** The whole skippable frame for `index` (what SeekIndexWriter makes, in one call). */
+export function encodeSeekIndex(index: SeekIndex): Buffer {
+  const writer = new SeekIndexWriter();
+  for (const e of index.entries) writer.addEntry(e);
+  for (const f of index.frames) writer.addFrame(f.tarLength, f.compLength);
+  return writer.finish(index.endOfEntries);
+}
+
+/**
+ * From the last SEEK_FOOTER_SIZE bytes of a compressed stream: how many bytes the whole index
+ * frame takes at its end, or null when the stream has no index (an archive from before indexes,
+ * or one written without).
+ */
+export function seekFrameLength(tail: Buffer): number | null {
+  if (tail.length !== SEEK_FOOTER_SIZE || !tail.subarray(8).equals(FOOTER_MAGIC)) return null;
+  if (tail.readUInt32LE(4) !== VERSION) return null;
+  return FRAME_HEADER_SIZE + tail.readUInt32LE(0) + SEEK_FOOTER_SIZE;
+}
+
+/**
+ * Reads and checks the index frame that ends the compressed stream at `frameStart` + its
+ * length. Throws SeekIndexError for anything inconsistent.
+ */
+export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
+  if (frame.length < FRAME_HEADER_SIZE + SEEK_FOOTER_SIZE || frame.readUInt32LE(0) !== SKIPPABLE_MAGIC || frame.readUInt32LE(4) !== frame.length - FRAME_HEADER_SIZE) {
+    throw new SeekIndexError("the index frame's header does not match its footer");
+  }
+  let body: Buffer;
+  try {
+    body = inflateRawSync(frame.subarray(FRAME_HEADER_SIZE, frame.length - SEEK_FOOTER_SIZE), { maxOutputLength: MAX_BODY_BYTES });
+  } catch (err) {
+    throw new SeekIndexError(`the index does not inflate: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const r = new ByteReader(body);
+  const entries: IndexedEntry[] = [];
+  let offset = 0;
+  let name = Buffer.alloc(0);
+  for (let i = 0, code = r.byte(); code !== END_OF_ENTRIES; i++, code = r.byte()) {
+    const type = TYPES[code];
+    if (!type) throw new SeekIndexError(`entry ${i} has an unknown type`);
+    const delta = r.varint();
+    if (i > 0 && delta === 0) throw new SeekIndexError(`entries ${i - 1} and ${i} start at the same byte`);
+    offset += delta;
+    const mode = r.varint();
+    const size = r.varint();
+    const zz = r.varint();
+    const mtime = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+    const shared = r.varint();
+    if (shared > name.length) throw new SeekIndexError(`entry ${i} shares more of its name than the previous one has`);
+    name = Buffer.concat([name.subarray(0, shared), r.bytes(r.varint())]);
+    if (offset % BLOCK_SIZE !== 0 || name.length === 0 || mode > 0o7777) throw new SeekIndexError(`entry ${i} is malformed`);
+    entries.push({ offset, name: name.toString("latin1"), type, mode, size, mtime });
+  }
+  const endOfEntries = r.varint();
+  const frames: SeekFrame[] = [];
+  let tarStart = 0;
+  let compStart = 0;
+  for (let n = r.count(2), i = 0; i < n; i++) {
+    const tarLength = r.varint();
+    const compLength = r.varint();
+    if (tarLength <= 0 || compLength <= 0) throw new SeekIndexError(`frame ${i} is empty`);
+    frames.push({ tarStart, tarLength, compStart, compLength });
+    tarStart += tarLength;
+    compStart += compLength;
+  }
+  if (compStart !== frameStart) throw new SeekIndexError(`the frames cover ${compStart} compressed bytes, but the index starts at byte ${frameStart}`);
+  if (endOfEntries % BLOCK_SIZE !== 0 || endOfEntries > tarStart) throw new SeekIndexError(`the end of the entries (${endOfEntries}) is not inside the ${tarStart}-byte tar`);
+  if (!r.done) throw new SeekIndexError("the index has bytes after its last entry");
+  for (let i = 0; i < entries.length; i++) {
+    const end = i + 1 < entries.length ? entries[i + 1]!.offset : endOfEntries;
+    if (end - entries[i]!.offset < BLOCK_SIZE + paddedSize(entries[i]!.size)) {
+      throw new SeekIndexError(`entry ${i} (${entries[i]!.size} bytes) does not fit between byte ${entries[i]!.offset} and ${end}`);
+    }
+  }
+  return { frames, entries, endOfEntries };
+}
+
+/** The frames holding tar bytes [start, end): indexes into `frames`, first and last. */
+export function framesCovering(frames: readonly SeekFrame[], start: number, end: number): [number, number] {
+  const find = (offset: number) => {
+    let lo = 0;
+    let hi = frames.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (frames[mid]!.tarStart <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  return [find(start), find(Math.max(start, end - 1))];
+}
+
+function commonPrefix(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+class ByteWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.length++] = b;
+  }
+
+  /** LEB128 of a non-negative safe integer, with arithmetic: bitwise operators stop at 32 bits. */
+  varint(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot index the value ${n}`);
+    this.room(8);
+    while (n >= 0x80) {
+      this.buf[this.length++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.length++] = n;
+  }
+
+  bytes(b: Buffer): void {
+    this.room(b.length);
+    b.copy(this.buf, this.length);
+    this.length += b.length;
+  }
+
+  result(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+class ByteReader {
+  private at = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  get done(): boolean {
+    return this.at === this.buf.length;
+  }
+
+  byte(): number {
+    if (this.at >= this.buf.length) throw new SeekIndexError("the index ends early");
+    return this.buf[this.at++]!;
+  }
+
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.byte();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(n)) break;
+        return n;
+      }
+      scale *= 0x80;
+    }
+    throw new SeekIndexError("the index holds a number too large");
+  }
+
+  /** A count of records that each take at least `minBytes`: no more than the bytes left allow. */
+  count(minBytes: number): number {
+    const n = this.varint();
+    if (n * minBytes > this.buf.length - this.at) throw new SeekIndexError(`the index claims ${n} records in ${this.buf.length - this.at} bytes`);
+    return n;
+  }
+
+  bytes(n: number): Buffer {
+    if (this.at + n > this.buf.length) throw new SeekIndexError("the index ends early");
+    const out = this.buf.subarray(this.at, this.at + n);
+    this.at += n;
+    return out;
+  }
+}

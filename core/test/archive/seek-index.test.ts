@@ -1,0 +1,98 @@
+// The seekable archive's index format and the tar scanner that builds it: what the writer puts
+// in comes back out, anything inconsistent is refused, and the scanner finds every entry where
+// GNU tar does, so a slice [offset, next offset) of a tar is exactly one entry.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import {
+  BLOCK_SIZE, decodeSeekIndex, encodeSeekIndex, framesCovering, seekFrameLength, SeekIndexError, SEEK_FOOTER_SIZE, TarScanner,
+  type IndexedEntry, type SeekIndex,
+} from "../../src/archive/index.js";
+import { needTools } from "../../src/testing/index.js";
+
+const INDEX: SeekIndex = {
+  frames: [
+    { tarStart: 0, tarLength: 8 * 1024 * 1024, compStart: 0, compLength: 4000 },
+    { tarStart: 8 * 1024 * 1024, tarLength: 6 * 2 ** 32, compStart: 4000, compLength: 2 ** 33 },
+  ],
+  entries: [
+    { offset: 0, name: "etc/", type: "directory", mode: 0o755, size: 0, mtime: 1_700_000_000 },
+    { offset: 512, name: "etc/hosts", type: "file", mode: 0o644, size: 21, mtime: -86_400 },
+    { offset: 1536, name: "etc/h\xe9llo \xff", type: "file", mode: 0o600, size: 5 * 2 ** 32, mtime: 0 },
+    { offset: 1536 + 512 + 5 * 2 ** 32, name: "etc/link", type: "symlink", mode: 0o777, size: 0, mtime: 1 },
+  ],
+  endOfEntries: 1536 + 1024 + 5 * 2 ** 32,
+};
+const INDEX_START = 4000 + 2 ** 33;
+
+test("an index comes back as it was written: large sizes, negative times, names that are not UTF-8", () => {
+  const frame = encodeSeekIndex(INDEX);
+  assert.equal(seekFrameLength(frame.subarray(frame.length - SEEK_FOOTER_SIZE)), frame.length);
+  assert.deepEqual(decodeSeekIndex(frame, INDEX_START), INDEX);
+  assert.deepEqual(framesCovering(INDEX.frames, 512, 1024), [0, 0]);
+  assert.deepEqual(framesCovering(INDEX.frames, 8 * 1024 * 1024 - 512, 8 * 1024 * 1024 + 1), [0, 1]);
+});
+
+test("a stream without the footer has no index; a damaged or inconsistent one is refused", () => {
+  assert.equal(seekFrameLength(Buffer.alloc(SEEK_FOOTER_SIZE)), null);
+  const frame = encodeSeekIndex(INDEX);
+  const refused = (what: string, bytes: Buffer, start = INDEX_START) => assert.throws(() => decodeSeekIndex(bytes, start), SeekIndexError, what);
+  refused("frames that do not end where the index starts", frame, INDEX_START + 1);
+  const flipped = Buffer.from(frame);
+  flipped[20] = flipped[20]! ^ 0xff;
+  refused("a flipped byte in the deflated body", flipped);
+  const withEntries = (entries: IndexedEntry[], endOfEntries = INDEX.endOfEntries) => encodeSeekIndex({ ...INDEX, entries, endOfEntries });
+  refused("an offset inside a block", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, offset: 100 }]));
+  refused("an entry too large for its place", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, size: 2048 }, INDEX.entries[2]!]));
+  refused("the end of entries past the tar", withEntries(INDEX.entries.slice(0, 2), 6 * 2 ** 32 + 16 * 1024 * 1024));
+  refused("an empty name", withEntries([{ ...INDEX.entries[0]!, name: "" }]));
+  const header = Buffer.from(frame);
+  header.writeUInt32LE(7, 4);
+  refused("a frame header that disagrees with the footer", header);
+});
+
+function tmp(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "sov-scan-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+for (const format of ["gnu", "pax"] as const) {
+  test(`the scanner finds every entry of a GNU tar (${format} format, long names and links), and each slice is that entry alone`, (t) => {
+    if (!needTools(t, "tar")) return;
+    const dir = tmp(t);
+    const long = "d".repeat(120);
+    mkdirSync(join(dir, "a", long), { recursive: true });
+    writeFileSync(join(dir, "a", "f"), "x".repeat(1000));
+    writeFileSync(join(dir, "a", long, `${"n".repeat(110)}.txt`), "y\n");
+    execFileSync("ln", ["-s", `${long}/target-${"t".repeat(120)}`, join(dir, "a", "link")]);
+    const tarFile = join(dir, "t.tar");
+    execFileSync("tar", [`--format=${format}`, "-cf", tarFile, "-C", dir, "a"]);
+    const tar = readFileSync(tarFile);
+    const found: Array<{ name: string; offset: number }> = [];
+    const scanner = new TarScanner((e) => found.push({ name: e.name, offset: e.offset }));
+    // pushed in odd-sized pieces: headers and long names straddle the chunks
+    for (let at = 0; at < tar.length; at += 333) scanner.push(tar.subarray(at, at + 333));
+    const result = scanner.result;
+    assert.equal(result.state, "end");
+    const names = execFileSync("tar", ["-tf", tarFile, "--quoting-style=literal"], { encoding: "utf8" }).trim().split("\n");
+    assert.deepEqual(found.map((e) => e.name), names);
+    const end = result.state === "end" ? result.offset : -1;
+    found.forEach((e, i) => {
+      const slice = Buffer.concat([tar.subarray(e.offset, found[i + 1]?.offset ?? end), Buffer.alloc(2 * BLOCK_SIZE)]);
+      const one = join(dir, `slice-${i}.tar`);
+      writeFileSync(one, slice);
+      assert.deepEqual(execFileSync("tar", ["-tf", one, "--quoting-style=literal"], { encoding: "utf8" }).trim().split("\n"), [e.name]);
+    });
+  });
+}
+
+test("the scanner gives up on what an index cannot describe entry by entry, and on damage", () => {
+  const block = Buffer.alloc(BLOCK_SIZE);
+  const scanner = new TarScanner(() => assert.fail("no entry"));
+  block.fill(0x41, 0, 10);
+  assert.equal(scanner.push(block).state, "unindexable");
+});
