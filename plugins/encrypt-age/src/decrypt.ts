@@ -4,31 +4,52 @@ import { HeaderCollector, HeaderError, NoMatchingIdentityError, openHeader } fro
 import { readIdentities, type AgeIdentity } from "./identities.js";
 import { OUTPUT_BATCH_SIZE, OutputBatch, PayloadError, PayloadOpener } from "./stream.js";
 
+/** The identities a decoder tries, and the file they came from (named in errors). */
+export interface DecodeIdentities {
+  readonly identities: readonly AgeIdentity[];
+  readonly file: string;
+}
+
 /**
  * Reads the identity file (age identities, or an ssh private key) now: a problem there is a
  * ConfigError before any byte is read.
  */
-export async function createDecryptStream(ctx: DecodeContext): Promise<Transform> {
+export async function readDecodeIdentities(ctx: DecodeContext): Promise<DecodeIdentities> {
   const file = ctx.identityFile;
   if (!file) throw new ConfigError("decrypting needs an age identity file, and none was given");
-  return new DecryptStream(await readIdentities(file), file);
+  return { identities: await readIdentities(file), file };
 }
 
 /**
- * A Transform from an age file to its plaintext. Wrong identity is a ConfigError (exit 2, the
- * user gave the wrong key); an unusable archive is a RunError (exit 1).
+ * What a decrypt failure means for the user: wrong identity is a ConfigError (exit 2, the user
+ * gave the wrong key); an unusable archive is a RunError (exit 1); anything else (an I/O error)
+ * goes on as it is.
  */
+export function explainDecryptError(err: unknown, keys: DecodeIdentities): Error {
+  if (err instanceof NoMatchingIdentityError) {
+    const n = keys.identities.length;
+    const tried = `${n} identit${n === 1 ? "y" : "ies"} from ${keys.file}`;
+    return new ConfigError(`${err.message} (tried ${tried}); is it the right key file?`);
+  }
+  if (err instanceof HeaderError || err instanceof PayloadError) return new RunError(err.message);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A Transform from an age file to its plaintext; the identity file is read first. */
+export async function createDecryptStream(ctx: DecodeContext): Promise<Transform> {
+  return new DecryptStream(await readDecodeIdentities(ctx));
+}
+
+/** A Transform from an age file to its plaintext; failures as explainDecryptError says. */
 class DecryptStream extends Transform {
-  readonly #identities: readonly AgeIdentity[];
-  readonly #identityFile: string;
+  readonly #keys: DecodeIdentities;
   readonly #header = new HeaderCollector();
   #opener: PayloadOpener | undefined;
   readonly #out = new OutputBatch();
 
-  constructor(identities: readonly AgeIdentity[], identityFile: string) {
+  constructor(keys: DecodeIdentities) {
     super();
-    this.#identities = identities;
-    this.#identityFile = identityFile;
+    this.#keys = keys;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -48,7 +69,7 @@ class DecryptStream extends Transform {
       return;
     }
     const { rest } = split;
-    openHeader(split.header, this.#identities).then((fileKey) => {
+    openHeader(split.header, this.#keys.identities).then((fileKey) => {
       this.#opener = new PayloadOpener(fileKey);
       fileKey.fill(0);
       if (this.destroyed) {
@@ -88,11 +109,6 @@ class DecryptStream extends Transform {
   }
 
   #explain(err: unknown): Error {
-    if (err instanceof NoMatchingIdentityError) {
-      const tried = `${this.#identities.length} identit${this.#identities.length === 1 ? "y" : "ies"} from ${this.#identityFile}`;
-      return new ConfigError(`${err.message} (tried ${tried}); is it the right key file?`);
-    }
-    if (err instanceof HeaderError || err instanceof PayloadError) return new RunError(err.message);
-    return err instanceof Error ? err : new Error(String(err));
+    return explainDecryptError(err, this.#keys);
   }
 }

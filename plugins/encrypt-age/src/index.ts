@@ -1,6 +1,7 @@
 import { definePlugin } from "@sov/core";
 import { createDecryptStream } from "./decrypt.js";
 import { createEncryptor } from "./encrypt.js";
+import { openAgeRange } from "./random-access.js";
 import { loadRecipients, type RecipientOptions } from "./recipients.js";
 
 export const PLUGIN_NAME = "@sov/encrypt-age";
@@ -8,6 +9,7 @@ export const PLUGIN_NAME = "@sov/encrypt-age";
 export type { RecipientOptions as AgeOptions } from "./recipients.js";
 export { createEncryptor, createEncryptStream } from "./encrypt.js";
 export { createDecryptStream } from "./decrypt.js";
+export { openAgeRange } from "./random-access.js";
 export { generateKeyPair, type AgeKeyPair } from "./keys.js";
 
 const optionsSchema = {
@@ -31,5 +33,6 @@ export default definePlugin<RecipientOptions>({
   decoder: {
     extension: "age",
     createDecodeStream: createDecryptStream,
+    openRange: openAgeRange,
   },
 });

@@ -34,6 +34,23 @@ function chunkNonce(counter: number, last: boolean): Buffer {
   return nonce;
 }
 
+/**
+ * Opens one sealed chunk, given as its ciphertext pieces and its tag: the plaintext pieces, or
+ * undefined if it fails to authenticate under this counter and last flag. Nothing is released
+ * before the tag verified.
+ */
+export function openChunk(key: Buffer, counter: number, last: boolean, ciphertext: readonly Buffer[], tag: Buffer): Buffer[] | undefined {
+  const decipher = createDecipheriv(CIPHER, key, chunkNonce(counter, last), { authTagLength: TAG_SIZE });
+  decipher.setAuthTag(tag);
+  const pieces = ciphertext.map((piece) => decipher.update(piece));
+  try {
+    decipher.final();
+  } catch {
+    return undefined;
+  }
+  return pieces;
+}
+
 /** Pieces at least this large are queued as they are; smaller views of large buffers are copied. */
 const RETAIN_AS_VIEW = 4096;
 
@@ -275,14 +292,7 @@ export class PayloadOpener {
   }
 
   #tryOpen(ciphertext: Buffer[], tag: Buffer, last: boolean): { pieces: Buffer[]; last: boolean } | undefined {
-    const decipher = createDecipheriv(CIPHER, this.#key!, chunkNonce(this.#counter, last), { authTagLength: TAG_SIZE });
-    decipher.setAuthTag(tag);
-    const pieces = ciphertext.map((piece) => decipher.update(piece));
-    try {
-      decipher.final();
-    } catch {
-      return undefined;
-    }
-    return { pieces, last };
+    const pieces = openChunk(this.#key!, this.#counter, last, ciphertext, tag);
+    return pieces && { pieces, last };
   }
 }
