@@ -139,7 +139,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
 async function delegate(command: "restore" | "install", argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const has = (...flags: string[]) => flags.some((f) => argv.includes(f));
-  const log = createLogger({ verbose: has("--verbose", "-v"), quiet: has("--quiet", "-q"), file: delegateLogFile(command, argv, env) });
+  const log = createLogger({
+    verbose: has("--verbose", "-v"),
+    quiet: has("--quiet", "-q"),
+    file: delegateLogFile(command, argv, env),
+    // `restore --files` prints the entries on stdout; its messages go to stderr
+    stdoutReserved: command === "restore" && has("--files"),
+  });
   try {
     if (command === "restore") {
       const { restoreCommand } = await import("./restore/index.js");

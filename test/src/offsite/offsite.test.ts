@@ -46,6 +46,10 @@ test("local + s3 (Ceph) + rclone from one run: byte-identical archives, restore 
   const bucket = `sov-e2e-${Math.random().toString(36).slice(2, 10)}`;
   rclone("mkdir", `ceph:${bucket}`);
 
+  // 32 MiB that does not compress: the archive is several frames, and a partial restore below
+  // must fetch only a few of them
+  mkdirSync(join(fx.data, "bulk"));
+  for (let i = 0; i < 4; i++) writeFileSync(join(fx.data, "bulk", `blob${i}.bin`), randomBytes(8 * 1024 * 1024));
   const credentials = writeCredentials(fx.dir, server);
   const cloud = join(fx.dir, "cloud");
   mkdirSync(cloud);
@@ -77,6 +81,15 @@ ${s3Block}`);
   assert.equal(restored.code, 0, restored.stderr + restored.stdout);
   const expected = snapshotTree(fx.data);
   assert.deepEqual(snapshotTree(join(target, fx.data.slice(1))), expected);
+
+  // One file back through the archive's index, with ranged GETs: a few MiB of the archive.
+  const one = join(fx.dir, "one-file");
+  const partial = sov(["restore", "--latest", one, "--path", `${fx.data.slice(1)}/etc/app.conf`, "--config", s3Only, "--identity", fx.identity], fx.env);
+  assert.equal(partial.code, 0, partial.stderr + partial.stdout);
+  assert.match(partial.stdout, /the archive's index holds 1 of its \d+ entries/);
+  const read = Number(/read .* \((\d+) bytes\) of the/.exec(partial.stdout)?.[1]);
+  assert.ok(local.length > 32 * 1024 * 1024 && read < 16 * 1024 * 1024, `read ${read} bytes of a ${local.length}-byte archive from S3`);
+  assert.equal(readFileSync(join(one, fx.data.slice(1), "etc/app.conf"), "utf8"), readFileSync(join(fx.data, "etc/app.conf"), "utf8"));
 });
 
 test("a fleet bucket: two hosts under their default prefixes; --list --host and --latest --host read the other host's", { timeout: 120_000 }, async (t) => {

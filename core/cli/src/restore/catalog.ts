@@ -13,8 +13,10 @@ import {
   type Destination,
   type Logger,
   type ParsedArchiveName,
+  type RangeReader,
   type SovConfig,
 } from "@sov/core";
+import { destinationRange, fileRange } from "./ranges.js";
 import { READ_CHUNK } from "./verify.js";
 
 /** Where archives are: a directory on this host, or a destination read through the storage contract. */
@@ -30,6 +32,8 @@ export interface ListedArchive extends ArchiveRef {
   readonly parsed: ParsedArchiveName;
   /** Reads the archive from where it lies, with no local copy. */
   open(): Readable;
+  /** Reads parts of it, where the destination can (a seekable restore). */
+  readonly range?: RangeReader;
 }
 
 /** Destinations restore opened (a connection, a mount): closed when the command ends. */
@@ -98,7 +102,8 @@ export async function listArchives(dirs: readonly ArchiveDir[], log: Logger): Pr
     for (const ref of refs) {
       const parsed = parseArchiveName(ref.name);
       const open = via ? () => via.read(ref) : () => createReadStream(join(dir, ref.name), { highWaterMark: READ_CHUNK });
-      if (parsed) found.push({ ...ref, parsed, order, open });
+      const range = via ? destinationRange(via, ref) : fileRange(join(dir, ref.name), ref.size);
+      if (parsed) found.push({ ...ref, parsed, order, open, ...(range ? { range } : {}) });
     }
   }
   found.sort((a, b) => compareArchiveNames(a.name, b.name) || a.order - b.order);

@@ -3,10 +3,15 @@ import { access, stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
-import { parseArchiveName, loadConfig, loadDecoder, shortHostname, type SovConfig, ConfigError, ExitCode, SovError, errorMessage, createLogger, type Logger, formatBytes } from "@sov/core";
+import { SeekIndexError } from "@sov/core/archive";
+import { parseArchiveName, loadConfig, loadDecoder, shortHostname, type RangeReader, type SovConfig, ConfigError, ExitCode, SovError, errorMessage, createLogger, type Logger, formatBytes } from "@sov/core";
 import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, OpenedDestinations, type ArchiveDir, type ListedArchive } from "./catalog.js";
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
-import { extractArchive, type ExtractReport } from "./extract.js";
+import { extractArchive, type ExtractOptions, type ExtractReport } from "./extract.js";
+import { countedRange, fileRange } from "./ranges.js";
+import { entriesOfTar, fileFilter, fileLine, type FileLine } from "./files.js";
+import { ArchiveReadError } from "./tar-reader.js";
+import { openSeekable, readSelected, selectEntries, type SeekableArchive } from "./seekable.js";
 import { prepareTarget, type PromptIO } from "./target.js";
 import { ReadProgress } from "./read-progress.js";
 import { READ_CHUNK, verifyArchiveStream } from "./verify.js";
@@ -21,6 +26,8 @@ usage:
   sov restore --verify --latest [--host H]
   sov restore FILE [TARGET] [--path P]...
   sov restore --latest [TARGET] [--host H] [--path P]...
+  sov restore --files FILE [PATTERN]...
+  sov restore --files --latest [--host H] [PATTERN]...
 
   FILE is a path, or an archive name from --list (looked up in the destinations).
   TARGET defaults to a new /tmp/sovereign-restore-<timestamp> directory. TARGET / asks you to
@@ -29,7 +36,10 @@ usage:
 options:
   --identity PATH   age identity file (default: $SOVEREIGN_BACKUP_IDENTITY, else ${DEFAULT_IDENTITY})
   --path P          restore only P and everything below it (like tar -x P); * ? [..] are
-                    wildcards; repeat for more paths
+                    wildcards; repeat for more paths. An archive with an index (sov 0.2 and
+                    later, zstd or lz4) is then read only where those entries are
+  --files           list the archive's entries like tar -tv (only those under PATTERNs, if
+                    given), from its index without reading the rest
   --config PATH     the config naming the destinations and this host
   --dir DIR         look for archives in DIR instead of the configured destinations (repeatable)
   --host H          with --latest: H's newest archive (default: this host); with --list:
@@ -45,6 +55,7 @@ exit codes: 0 ok, 1 restore or verify failed or entries were refused, 2 argument
 const OPTIONS = {
   list: { type: "boolean", short: "l" },
   verify: { type: "boolean" },
+  files: { type: "boolean" },
   latest: { type: "boolean" },
   identity: { type: "string", short: "i" },
   path: { type: "string", multiple: true },
@@ -86,7 +97,8 @@ export async function restoreCommand(argv: string[], env: NodeJS.ProcessEnv = pr
     streams.stdout.write(RESTORE_HELP);
     return ExitCode.ok;
   }
-  const logger = log ?? createLogger({ verbose: !!values.verbose, quiet: !!values.quiet, file: env.SOVEREIGN_BACKUP_LOG });
+  // --files prints the entries on stdout: its own messages go to stderr
+  const logger = log ?? createLogger({ verbose: !!values.verbose, quiet: !!values.quiet, file: env.SOVEREIGN_BACKUP_LOG, stdoutReserved: !!values.files });
   const opened = new OpenedDestinations();
   try {
     return await dispatch(values, positionals, env, logger, streams, opened);
@@ -109,6 +121,8 @@ interface ArchiveAt {
   /** Bytes, when the listing or the file says. */
   readonly size?: number;
   open(): Readable;
+  /** Parts of the archive, where it can be read by range (a seekable restore reads only those). */
+  readonly range?: RangeReader;
 }
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -117,13 +131,15 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   const usage = (message: string) => {
     throw new ConfigError(`${message} (see sov restore --help)`);
   };
-  const modes = [values.list && "--list", values.verify && "--verify"].filter(Boolean);
+  const modes = [values.list && "--list", values.verify && "--verify", values.files && "--files"].filter(Boolean);
   if (modes.length > 1) usage(`${modes.join(" and ")} cannot be combined`);
   if (values.list) {
     if (positionals.length) usage(`--list takes no arguments (got ${positionals.join(" ")})`);
     return listCommand(values, env, log, io, opened);
   }
   if (values.host && !values.latest) usage("--host goes with --latest or --list");
+
+  if (values.files) return filesCommand(values, positionals, env, log, io, opened);
 
   // Which archive, and (for a restore) which TARGET.
   let archive: ArchiveAt;
@@ -157,23 +173,124 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   const targetDir = await prepareTarget(target, io, name, io.now?.());
   log.info(`restoring ${archive.location} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
   const reading = progress();
+  const extractOptions = {
+    filters: values.path ?? [],
+    allowSetid: !!values["allow-setid"],
+    allowDevices: !!values["allow-devices"],
+    numericOwner: !!values["numeric-owner"],
+    log,
+  };
   try {
+    const fromIndex = values.path?.length && archive.range ? await restoreFromIndex(archive, archive.range, identity, targetDir, extractOptions, io, reading) : null;
+    if (fromIndex) return summarize(fromIndex, name, targetDir, log);
     const plaintext = await openArchivePlaintext(archive.open(), name, identity, {
       log,
       onRead: reading.count,
       ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
     });
-    const report = await extractArchive(plaintext, targetDir, {
-      filters: values.path ?? [],
-      allowSetid: !!values["allow-setid"],
-      allowDevices: !!values["allow-devices"],
-      numericOwner: !!values["numeric-owner"],
-      log,
-    });
+    const report = await extractArchive(plaintext, targetDir, extractOptions);
     reading.stop();
     return summarize(report, name, targetDir, log);
   } finally {
     reading.stop();
+  }
+}
+
+/** `--files`: the archive's entries, from its index when it has one. */
+async function filesCommand(values: Values, positionals: string[], env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO, opened: OpenedDestinations): Promise<number> {
+  if (values.path?.length) throw new ConfigError("--files takes PATTERNs as arguments, not --path (see sov restore --help)");
+  let archive: ArchiveAt;
+  let patterns: string[];
+  if (values.latest) {
+    archive = await findLatest(values, env, log, opened);
+    patterns = positionals;
+  } else {
+    if (positionals.length === 0) throw new ConfigError("--files needs a FILE, or --latest (see sov restore --help)");
+    archive = await locateArchive(positionals[0]!, values, env, log, opened);
+    patterns = positionals.slice(1);
+  }
+  if (!archiveLayers(archive.name)) throw new ConfigError(`${archive.name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
+  const identity = await checkIdentity(values.identity, env);
+  io = { ...io, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
+  const keep = fileFilter(patterns);
+  const seek = archive.range ? await openIndex(archive.name, archive.range, identity, io, log) : null;
+  let lines: string[] = [];
+  let listed = 0;
+  const emit = (e: FileLine) => {
+    if (!keep(e.name)) return;
+    listed++;
+    lines.push(fileLine(e));
+    if (lines.length >= 4096) flush();
+  };
+  const flush = () => {
+    if (lines.length) io.stdout.write(`${lines.join("\n")}\n`);
+    lines = [];
+  };
+  if (seek) {
+    for (const e of seek.index.entries) emit(e);
+  } else {
+    log.info(`${archive.name} has no index: reading the whole archive to list it`);
+    const plaintext = await openArchivePlaintext(archive.open(), archive.name, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+    try {
+      for await (const e of entriesOfTar(plaintext)) emit(e);
+    } catch (err) {
+      flush();
+      if (!(err instanceof ArchiveReadError)) throw err;
+      log.error(`listing FAILED: ${archive.name}: ${err.message}`);
+      return ExitCode.failed;
+    }
+  }
+  flush();
+  if (patterns.length && listed === 0) {
+    log.error(`${patterns.join(", ")}: not found in the archive`);
+    return ExitCode.failed;
+  }
+  return ExitCode.ok;
+}
+
+/**
+ * A partial restore through the archive's index: only the frames holding the selected entries
+ * are read. Null when the archive has no index, or its index is damaged or wrong (said, and the
+ * caller then reads the archive whole, with the same extraction).
+ */
+async function restoreFromIndex(
+  archive: ArchiveAt,
+  cipher: RangeReader,
+  identity: string,
+  targetDir: string,
+  options: ExtractOptions & { filters: readonly string[]; log: Logger },
+  io: RestoreIO,
+  reading: ReadProgress,
+): Promise<ExtractReport | null> {
+  const { log } = options;
+  let fetched = 0;
+  const counted = countedRange(cipher, (bytes) => {
+    fetched += bytes;
+    reading.count(bytes);
+  });
+  const seek = await openIndex(archive.name, counted, identity, io, log);
+  if (!seek) return null;
+  const selected = selectEntries(seek.index, options.filters);
+  log.info(`the archive's index holds ${selected.length} of its ${seek.index.entries.length} entries for ${options.filters.join(", ")}: reading only those`);
+  const fast = readSelected(seek, selected, identity, log);
+  const report = await extractArchive(fast.tar, targetDir, options);
+  const failure = fast.failure();
+  log.info(`read ${formatBytes(fetched)} (${fetched} bytes) of the ${formatBytes(cipher.size)} archive`);
+  if (!failure) return report;
+  log.warn(`${archive.name}: ${failure.message}; the index cannot be trusted: restoring again from the whole archive`);
+  return null;
+}
+
+/** The archive's index, or null (none, or damaged: said) when the archive must be read whole. */
+async function openIndex(name: string, cipher: RangeReader, identity: string, io: RestoreIO, log: Logger): Promise<SeekableArchive | null> {
+  try {
+    const seek = await openSeekable(cipher, name, identity, { decoderFor: io.decoderFor ?? loadDecoder, log });
+    if (!seek) log.debug(`${name} has no index (written before sov 0.2, or without compression): reading it whole`);
+    return seek;
+  } catch (err) {
+    if (!(err instanceof SeekIndexError)) throw err;
+    log.warn(`${name}: its index is damaged (${err.message}): reading the whole archive`);
+    return null;
   }
 }
 
@@ -268,7 +385,9 @@ async function configuredHost(values: Values, env: NodeJS.ProcessEnv, log: Logge
 /** FILE as given, or an archive name found in the destinations (what --list shows). */
 async function locateArchive(file: string, values: Values, env: NodeJS.ProcessEnv, log: Logger, opened: OpenedDestinations): Promise<ArchiveAt> {
   const st = await stat(file).catch(() => null);
-  if (st?.isFile()) return { name: basename(file), location: file, size: st.size, open: () => createReadStream(file, { highWaterMark: READ_CHUNK }) };
+  if (st?.isFile()) {
+    return { name: basename(file), location: file, size: st.size, open: () => createReadStream(file, { highWaterMark: READ_CHUNK }), range: fileRange(file, st.size) };
+  }
   if (st) throw new ConfigError(`${file} is not a regular file`);
   if (!file.includes("/") && parseArchiveName(file)) {
     const dirs = await archiveDirs(values, env, log, opened).catch(() => []);
