@@ -159,7 +159,9 @@ export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
   const r = new ByteReader(body);
   const entries: IndexedEntry[] = [];
   let offset = 0;
-  let name = Buffer.alloc(0);
+  // the name is rebuilt in place: each one is the previous one's first bytes and a suffix
+  let name = Buffer.allocUnsafe(4096);
+  let nameLength = 0;
   for (let i = 0, code = r.byte(); code !== END_OF_ENTRIES; i++, code = r.byte()) {
     const type = TYPES[code];
     if (!type) throw new SeekIndexError(`entry ${i} has an unknown type`);
@@ -171,10 +173,13 @@ export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
     const zz = r.varint();
     const mtime = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
     const shared = r.varint();
-    if (shared > name.length) throw new SeekIndexError(`entry ${i} shares more of its name than the previous one has`);
-    name = Buffer.concat([name.subarray(0, shared), r.bytes(r.varint())]);
-    if (offset % BLOCK_SIZE !== 0 || name.length === 0 || mode > 0o7777) throw new SeekIndexError(`entry ${i} is malformed`);
-    entries.push({ offset, name: name.toString("latin1"), type, mode, size, mtime });
+    if (shared > nameLength) throw new SeekIndexError(`entry ${i} shares more of its name than the previous one has`);
+    const suffixLength = r.varint();
+    nameLength = shared + suffixLength;
+    if (nameLength > name.length) name = Buffer.concat([name.subarray(0, shared), Buffer.allocUnsafe(nameLength * 2)]);
+    r.copyTo(name, shared, suffixLength);
+    if (offset % BLOCK_SIZE !== 0 || nameLength === 0 || mode > 0o7777) throw new SeekIndexError(`entry ${i} is malformed`);
+    entries.push({ offset, name: name.toString("latin1", 0, nameLength), type, mode, size, mtime });
   }
   const endOfEntries = r.varint();
   const frames: SeekFrame[] = [];
@@ -295,10 +300,11 @@ class ByteReader {
     return n;
   }
 
-  bytes(n: number): Buffer {
+  /** The next `n` bytes, copied into `target` at `at`. */
+  copyTo(target: Buffer, at: number, n: number): void {
     if (this.at + n > this.buf.length) throw new SeekIndexError("the index ends early");
-    const out = this.buf.subarray(this.at, this.at + n);
+    this.buf.copy(target, at, this.at, this.at + n);
     this.at += n;
-    return out;
   }
+
 }

@@ -85,6 +85,13 @@ for (const compressor of ["zstd", "lz4"] as const) {
     assert.match(dir.stdout, /the archive's index holds/);
     assert.deepEqual(filesUnder(dirTarget), [member(fx, "etc/app.conf"), member(fx, "etc/app.conf.hardlink"), member(fx, "etc/secret.key")]);
     assert.equal(readFileSync(join(dirTarget, member(fx, "etc/secret.key")), "utf8"), "k3y\n");
+
+    // most of the archive: read whole, one stream, rather than frame by frame
+    const bulkTarget = join(fx.dir, "restored-bulk");
+    const bulk = sov(["restore", file, bulkTarget, "--path", member(fx, "bulk"), "--identity", fx.identity], fx.env);
+    assert.equal(bulk.code, 0, bulk.stderr);
+    assert.match(bulk.stdout, /the paths asked for are most of the archive \(6 of its \d+ entries\): reading it whole/);
+    assert.deepEqual(readFileSync(join(bulkTarget, member(fx, "bulk/blob4.bin"))), readFileSync(join(fx.data, "bulk/blob4.bin")));
   });
 }
 

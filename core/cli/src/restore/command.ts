@@ -11,7 +11,7 @@ import { extractArchive, type ExtractOptions, type ExtractReport } from "./extra
 import { countedRange, fileRange } from "./ranges.js";
 import { entriesOfTar, fileFilter, fileLine, type FileLine } from "./files.js";
 import { ArchiveReadError } from "./tar-reader.js";
-import { openSeekable, readSelected, selectEntries, type SeekableArchive } from "./seekable.js";
+import { compressedBytesFor, openSeekable, readSelected, selectEntries, type SeekableArchive } from "./seekable.js";
 import { prepareTarget, type PromptIO } from "./target.js";
 import { ReadProgress } from "./read-progress.js";
 import { READ_CHUNK, verifyArchiveStream } from "./verify.js";
@@ -227,7 +227,12 @@ async function filesCommand(values: Values, positionals: string[], env: NodeJS.P
     lines = [];
   };
   if (seek) {
-    for (const e of seek.index.entries) emit(e);
+    const { entries } = seek.index;
+    for (let i = 0; i < entries.length; i++) {
+      emit(entries[i]!);
+      // a turn for signals and timers between batches of a long listing
+      if (i % 8192 === 8191) await new Promise((resolve) => setImmediate(resolve));
+    }
   } else {
     log.info(`${archive.name} has no index: reading the whole archive to list it`);
     const plaintext = await openArchivePlaintext(archive.open(), archive.name, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
@@ -271,6 +276,10 @@ async function restoreFromIndex(
   const seek = await openIndex(archive.name, counted, identity, io, log);
   if (!seek) return null;
   const selected = selectEntries(seek.index, options.filters);
+  if (compressedBytesFor(seek.index, selected) > seek.plain.size / 2) {
+    log.info(`the paths asked for are most of the archive (${selected.length} of its ${seek.index.entries.length} entries): reading it whole`);
+    return null;
+  }
   log.info(`the archive's index holds ${selected.length} of its ${seek.index.entries.length} entries for ${options.filters.join(", ")}: reading only those`);
   const fast = readSelected(seek, selected, identity, log);
   const report = await extractArchive(fast.tar, targetDir, options);

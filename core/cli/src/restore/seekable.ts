@@ -15,7 +15,7 @@ import {
 } from "@sov/core/archive";
 import { silentLogger, type ArchiveDecoder, type Logger, type RangeReader } from "@sov/core";
 import { archiveLayers, type DecoderLookup } from "./decode.js";
-import { checkEntryName, PathFilter } from "./entry-name.js";
+import { checkEntryName, MAX_DEPTH, PathFilter } from "./entry-name.js";
 
 /** How much compressed data one read fetches while a frame streams through its decoder. */
 const READ_PIECE = 1024 * 1024;
@@ -53,44 +53,70 @@ export async function openSeekable(cipher: RangeReader, name: string, identityFi
   return { index, plain, decompressor: await options.decoderFor(layers.compression) };
 }
 
-/** Index entries that the patterns select (all of them without patterns), in archive order. */
-export function selectEntries(index: SeekIndex, patterns: readonly string[]): IndexedEntry[] {
-  if (patterns.length === 0) return [...index.entries];
-  const filter = new PathFilter(patterns);
-  return index.entries.filter((e) => {
-    const check = checkEntryName(e.name);
-    // an unsafe name is fetched too, so the extractor refuses and reports it as a full read would
-    return !check.ok || filter.matches(check.path);
-  });
+/** An entry to fetch, and where it ends (where the next one starts, or the end-of-archive marker). */
+export interface SelectedEntry {
+  readonly entry: IndexedEntry;
+  readonly end: number;
 }
 
-/** Where an entry ends: where the next one starts, or the end-of-archive marker. */
-function entryEnd(index: SeekIndex, entry: IndexedEntry, position: number): number {
-  return index.entries[position + 1]?.offset ?? index.endOfEntries;
+/** Index entries that the patterns select (all of them without patterns), in archive order. */
+export function selectEntries(index: SeekIndex, patterns: readonly string[]): SelectedEntry[] {
+  const filter = new PathFilter(patterns);
+  const { entries } = index;
+  const selected: SelectedEntry[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const path = plainPath(entries[i]!.name);
+    // an unsafe name is fetched too, so the extractor refuses and reports it as a full read would
+    if (path === null || !filter.active || filter.matches(path)) selected.push({ entry: entries[i]!, end: entries[i + 1]?.offset ?? index.endOfEntries });
+  }
+  return selected;
 }
+
+/**
+ * The path PathFilter matches for `name` (checkEntryName's), with a shortcut for the names
+ * nearly every entry has; null when the name is unsafe.
+ */
+function plainPath(name: string): string | null {
+  // a name of more than MAX_DEPTH levels is longer than that
+  if (name.length <= MAX_DEPTH && !SPECIAL.test(name)) return name.endsWith("/") ? name.slice(0, -1) : name;
+  const check = checkEntryName(name);
+  return check.ok ? check.path : null;
+}
+
+/** What makes a name more than "its path, maybe with a trailing slash". */
+const SPECIAL = /\0|^\/|\/\/|(^|\/)\.\.?(\/|$)|^$/;
 
 /** Tar bytes of the selected entries, fetched frame span by frame span. */
 interface Span {
   firstFrame: number;
   lastFrame: number;
-  entries: Array<{ entry: IndexedEntry; end: number }>;
+  entries: SelectedEntry[];
 }
 
-function spansOf(index: SeekIndex, selected: readonly IndexedEntry[]): Span[] {
-  const position = new Map(index.entries.map((e, i) => [e.offset, i]));
+function spansOf(index: SeekIndex, selected: readonly SelectedEntry[]): Span[] {
   const spans: Span[] = [];
-  for (const entry of selected) {
-    const end = entryEnd(index, entry, position.get(entry.offset)!);
-    const [first, last] = framesCovering(index.frames, entry.offset, end);
+  for (const one of selected) {
+    const [first, last] = framesCovering(index.frames, one.entry.offset, one.end);
     const span = spans.at(-1);
     if (span && first <= span.lastFrame + 1) {
       span.lastFrame = Math.max(span.lastFrame, last);
-      span.entries.push({ entry, end });
+      span.entries.push(one);
     } else {
-      spans.push({ firstFrame: first, lastFrame: last, entries: [{ entry, end }] });
+      spans.push({ firstFrame: first, lastFrame: last, entries: [one] });
     }
   }
   return spans;
+}
+
+/** How many compressed bytes fetching the selected entries reads (whole frames, at most). */
+export function compressedBytesFor(index: SeekIndex, selected: readonly SelectedEntry[]): number {
+  let bytes = 0;
+  for (const span of spansOf(index, selected)) {
+    const first = index.frames[span.firstFrame]!;
+    const last = index.frames[span.lastFrame]!;
+    bytes += last.compStart + last.compLength - first.compStart;
+  }
+  return bytes;
 }
 
 export interface FastRead {
@@ -104,7 +130,7 @@ export interface FastRead {
  * A tar of only the selected entries, each checked before any of its bytes are given out. The
  * extractor applies every check of a full restore to it, `--path` included.
  */
-export function readSelected(archive: SeekableArchive, selected: readonly IndexedEntry[], identityFile: string, log: Logger): FastRead {
+export function readSelected(archive: SeekableArchive, selected: readonly SelectedEntry[], identityFile: string, log: Logger): FastRead {
   let failure: SeekIndexError | undefined;
   async function* tar(): AsyncGenerator<Buffer> {
     try {
