@@ -24,6 +24,8 @@ export interface Goals {
   rssMiB?: number;
   /** Longest event-loop block in any run, at most (ms). */
   loopMs?: number;
+  /** sov's median wall time, at most (s): a goal of its own, whatever the reference takes. */
+  wallS?: number;
 }
 
 export interface Scenario {
