@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// Runs every compiled *.test.js of the workspace with node's test runner, one file at a time
-// (the tests share loop devices, ports and the lock). Extra arguments narrow the set: a file
-// is run when its path contains any of them, e.g. `npm test -- restore dest-usb`.
-import { spawnSync } from "node:child_process";
+// Runs every compiled *.test.js of the workspace with node's test runner. Extra arguments
+// narrow the set: a file is run when its path contains any of them, e.g.
+// `npm test -- restore dest-usb`; those run one file at a time.
+//
+// The whole suite runs in two lanes at once, each one file at a time, so that one lane's
+// waiting (on a server, a device, a child process) is the other's CPU: CI has two cores and
+// runs the suite on three Node versions. The first lane holds every file that touches
+// something outside its own scratch directory (loop devices and mounts, systemd units, the
+// S3 server, sshd, npm's cache) or measures memory; the second, files that share nothing.
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
@@ -41,5 +47,31 @@ if (files.length === 0) {
   console.error("no test files found; did `tsc -b` run?");
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ["--test", "--test-concurrency=1", "--test-reporter=spec", ...files], { cwd: root, stdio: "inherit" });
-process.exit(res.status ?? 1);
+const testArgs = (list) => ["--test", "--test-concurrency=1", "--test-reporter=spec", ...list];
+
+if (filters.length > 0) {
+  const res = spawnSync(process.execPath, testArgs(files), { cwd: root, stdio: "inherit" });
+  process.exit(res.status ?? 1);
+}
+
+const OUTSIDE = [/usb/, /install\//, /package\//, /offsite\//, /dest-s3\//, /dest-rclone\//, /sov-plugin-dest-sftp\//, /test\/dist\/plugins\//, /bounded-memory/];
+const lanes = [files.filter((f) => OUTSIDE.some((re) => re.test(f))), files.filter((f) => !OUTSIDE.some((re) => re.test(f)))];
+
+/** One lane: its output is held and printed whole when it ends, so the two never interleave. */
+function runLane(list, name) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, testArgs(list), { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    child.stdout.on("data", (d) => out.push(d));
+    child.stderr.on("data", (d) => out.push(d));
+    child.on("close", (code, signal) => {
+      process.stdout.write(`\n==== test lane ${name} (${list.length} files): ${code === 0 ? "passed" : `FAILED (exit ${code ?? signal})`}\n`);
+      process.stdout.write(Buffer.concat(out));
+      resolve(code ?? 1);
+    });
+  });
+}
+
+const codes = await Promise.all([runLane(lanes[0], "1, outside state"), runLane(lanes[1], "2, self-contained")]);
+process.stdout.write(`\n==== ${codes.every((c) => c === 0) ? "all test lanes passed" : "a test lane FAILED"}\n`);
+process.exit(codes.find((c) => c !== 0) ?? 0);
