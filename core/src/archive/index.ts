@@ -14,6 +14,6 @@ export { BLOCK_SIZE, paddedSize, TarFormatError, TYPEFLAG, type EntryType } from
 export { DeepPaths, MAX_MEMBER_DEPTH } from "./deep-path.js";
 export { TarScanner, type ScanOutcome } from "./tar-scan.js";
 export {
-  decodeSeekIndex, encodeSeekIndex, framesCovering, indexedEntry, seekFrameLength, SeekIndexError, SeekIndexWriter, SEEK_FOOTER_SIZE, SKIPPABLE_MAGIC,
+  DecodedSeekIndex, decodeSeekIndex, encodeSeekIndex, framesCovering, indexedEntry, seekFrameLength, SeekIndexError, SeekIndexWriter, SEEK_FOOTER_SIZE, SKIPPABLE_MAGIC,
   type IndexedEntry, type IndexedType, type SeekFrame, type SeekIndex,
 } from "./seek-index.js";

@@ -143,10 +143,84 @@ export function seekFrameLength(tail: Buffer): number | null {
 }
 
 /**
+ * A decoded index, kept in columns rather than as one object per entry: an archive of a million
+ * files is read for one of them, and its index alone would be a million objects to build and
+ * collect. `name(i)` and `entry(i)` make what is asked for.
+ */
+export class DecodedSeekIndex implements SeekIndex {
+  #entries: IndexedEntry[] | undefined;
+
+  constructor(
+    readonly frames: readonly SeekFrame[],
+    readonly endOfEntries: number,
+    readonly count: number,
+    private readonly columns: Columns,
+  ) {}
+
+  offset(i: number): number {
+    return this.columns.offsets[i]!;
+  }
+
+  /** Where entry `i` ends: where the next one starts, or the end-of-archive marker. */
+  end(i: number): number {
+    return i + 1 < this.count ? this.columns.offsets[i + 1]! : this.endOfEntries;
+  }
+
+  name(i: number): string {
+    const ends = this.columns.nameEnds;
+    return this.columns.names.toString("latin1", i === 0 ? 0 : ends[i - 1], ends[i]);
+  }
+
+  entry(i: number): IndexedEntry {
+    const c = this.columns;
+    return { offset: c.offsets[i]!, name: this.name(i), type: TYPES[c.types[i]!]!, mode: c.modes[i]!, size: c.sizes[i]!, mtime: c.mtimes[i]! };
+  }
+
+  /** Every entry as an object (for a whole listing, or to write a changed index). */
+  get entries(): readonly IndexedEntry[] {
+    this.#entries ??= Array.from({ length: this.count }, (_, i) => this.entry(i));
+    return this.#entries;
+  }
+}
+
+/** Growable columns: doubled as entries come, trimmed once the count is known. */
+class Columns {
+  offsets = new Float64Array(1024);
+  sizes = new Float64Array(1024);
+  mtimes = new Float64Array(1024);
+  modes = new Uint16Array(1024);
+  types = new Uint8Array(1024);
+  /** Where each name ends in `names`, which holds them all back to back. */
+  nameEnds = new Uint32Array(1024);
+  names = Buffer.allocUnsafe(64 * 1024);
+
+  room(entries: number, nameBytes: number): void {
+    if (entries > this.offsets.length) {
+      const grow = <T extends Float64Array | Uint16Array | Uint8Array | Uint32Array>(a: T): T => {
+        const bigger = new (a.constructor as new (n: number) => T)(a.length * 2);
+        bigger.set(a);
+        return bigger;
+      };
+      this.offsets = grow(this.offsets);
+      this.sizes = grow(this.sizes);
+      this.mtimes = grow(this.mtimes);
+      this.modes = grow(this.modes);
+      this.types = grow(this.types);
+      this.nameEnds = grow(this.nameEnds);
+    }
+    if (nameBytes > this.names.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(nameBytes, this.names.length * 2));
+      this.names.copy(bigger);
+      this.names = bigger;
+    }
+  }
+}
+
+/**
  * Reads and checks the index frame that ends the compressed stream at `frameStart` + its
  * length. Throws SeekIndexError for anything inconsistent.
  */
-export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
+export function decodeSeekIndex(frame: Buffer, frameStart: number): DecodedSeekIndex {
   if (frame.length < FRAME_HEADER_SIZE + SEEK_FOOTER_SIZE || frame.readUInt32LE(0) !== SKIPPABLE_MAGIC || frame.readUInt32LE(4) !== frame.length - FRAME_HEADER_SIZE) {
     throw new SeekIndexError("the index frame's header does not match its footer");
   }
@@ -157,29 +231,39 @@ export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
     throw new SeekIndexError(`the index does not inflate: ${err instanceof Error ? err.message : String(err)}`);
   }
   const r = new ByteReader(body);
-  const entries: IndexedEntry[] = [];
+  const c = new Columns();
+  let count = 0;
   let offset = 0;
-  // the name is rebuilt in place: each one is the previous one's first bytes and a suffix
-  let name = Buffer.allocUnsafe(4096);
-  let nameLength = 0;
-  for (let i = 0, code = r.byte(); code !== END_OF_ENTRIES; i++, code = r.byte()) {
-    const type = TYPES[code];
-    if (!type) throw new SeekIndexError(`entry ${i} has an unknown type`);
+  // each name is the previous one's first `shared` bytes and a new part, written after it
+  let previousStart = 0;
+  let previousLength = 0;
+  let namesEnd = 0;
+  for (let code = r.byte(); code !== END_OF_ENTRIES; code = r.byte(), count++) {
+    const i = count;
+    if (TYPES[code] === undefined) throw new SeekIndexError(`entry ${i} has an unknown type`);
     const delta = r.varint();
     if (i > 0 && delta === 0) throw new SeekIndexError(`entries ${i - 1} and ${i} start at the same byte`);
     offset += delta;
     const mode = r.varint();
     const size = r.varint();
     const zz = r.varint();
-    const mtime = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
     const shared = r.varint();
-    if (shared > nameLength) throw new SeekIndexError(`entry ${i} shares more of its name than the previous one has`);
+    if (shared > previousLength) throw new SeekIndexError(`entry ${i} shares more of its name than the previous one has`);
     const suffixLength = r.varint();
-    nameLength = shared + suffixLength;
-    if (nameLength > name.length) name = Buffer.concat([name.subarray(0, shared), Buffer.allocUnsafe(nameLength * 2)]);
-    r.copyTo(name, shared, suffixLength);
-    if (offset % BLOCK_SIZE !== 0 || nameLength === 0 || mode > 0o7777) throw new SeekIndexError(`entry ${i} is malformed`);
-    entries.push({ offset, name: name.toString("latin1", 0, nameLength), type, mode, size, mtime });
+    const length = shared + suffixLength;
+    if (offset % BLOCK_SIZE !== 0 || length === 0 || mode > 0o7777) throw new SeekIndexError(`entry ${i} is malformed`);
+    c.room(i + 1, namesEnd + length);
+    c.names.copyWithin(namesEnd, previousStart, previousStart + shared);
+    r.copyTo(c.names, namesEnd + shared, suffixLength);
+    previousStart = namesEnd;
+    previousLength = length;
+    namesEnd += length;
+    c.offsets[i] = offset;
+    c.types[i] = code;
+    c.modes[i] = mode;
+    c.sizes[i] = size;
+    c.mtimes[i] = zz % 2 === 0 ? zz / 2 : -(zz + 1) / 2;
+    c.nameEnds[i] = namesEnd;
   }
   const endOfEntries = r.varint();
   const frames: SeekFrame[] = [];
@@ -196,13 +280,13 @@ export function decodeSeekIndex(frame: Buffer, frameStart: number): SeekIndex {
   if (compStart !== frameStart) throw new SeekIndexError(`the frames cover ${compStart} compressed bytes, but the index starts at byte ${frameStart}`);
   if (endOfEntries % BLOCK_SIZE !== 0 || endOfEntries > tarStart) throw new SeekIndexError(`the end of the entries (${endOfEntries}) is not inside the ${tarStart}-byte tar`);
   if (!r.done) throw new SeekIndexError("the index has bytes after its last entry");
-  for (let i = 0; i < entries.length; i++) {
-    const end = i + 1 < entries.length ? entries[i + 1]!.offset : endOfEntries;
-    if (end - entries[i]!.offset < BLOCK_SIZE + paddedSize(entries[i]!.size)) {
-      throw new SeekIndexError(`entry ${i} (${entries[i]!.size} bytes) does not fit between byte ${entries[i]!.offset} and ${end}`);
+  for (let i = 0; i < count; i++) {
+    const end = i + 1 < count ? c.offsets[i + 1]! : endOfEntries;
+    if (end - c.offsets[i]! < BLOCK_SIZE + paddedSize(c.sizes[i]!)) {
+      throw new SeekIndexError(`entry ${i} (${c.sizes[i]} bytes) does not fit between byte ${c.offsets[i]} and ${end}`);
     }
   }
-  return { frames, entries, endOfEntries };
+  return new DecodedSeekIndex(frames, endOfEntries, count, c);
 }
 
 /** The frames holding tar bytes [start, end): indexes into `frames`, first and last. */
@@ -303,7 +387,9 @@ class ByteReader {
   /** The next `n` bytes, copied into `target` at `at`. */
   copyTo(target: Buffer, at: number, n: number): void {
     if (this.at + n > this.buf.length) throw new SeekIndexError("the index ends early");
-    this.buf.copy(target, at, this.at, this.at + n);
+    // a name's new part is a few bytes: a loop beats a call into Buffer.copy at that size
+    if (n < 64) for (let i = 0; i < n; i++) target[at + i] = this.buf[this.at + i]!;
+    else this.buf.copy(target, at, this.at, this.at + n);
     this.at += n;
   }
 

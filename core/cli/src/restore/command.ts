@@ -227,9 +227,8 @@ async function filesCommand(values: Values, positionals: string[], env: NodeJS.P
     lines = [];
   };
   if (seek) {
-    const { entries } = seek.index;
-    for (let i = 0; i < entries.length; i++) {
-      emit(entries[i]!);
+    for (let i = 0; i < seek.index.count; i++) {
+      emit(seek.index.entry(i));
       // a turn for signals and timers between batches of a long listing
       if (i % 8192 === 8191) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -277,10 +276,10 @@ async function restoreFromIndex(
   if (!seek) return null;
   const selected = selectEntries(seek.index, options.filters);
   if (compressedBytesFor(seek.index, selected) > seek.plain.size / 2) {
-    log.info(`the paths asked for are most of the archive (${selected.length} of its ${seek.index.entries.length} entries): reading it whole`);
+    log.info(`the paths asked for are most of the archive (${selected.length} of its ${seek.index.count} entries): reading it whole`);
     return null;
   }
-  log.info(`the archive's index holds ${selected.length} of its ${seek.index.entries.length} entries for ${options.filters.join(", ")}: reading only those`);
+  log.info(`the archive's index holds ${selected.length} of its ${seek.index.count} entries for ${options.filters.join(", ")}: reading only those`);
   const fast = readSelected(seek, selected, identity, log);
   const report = await extractArchive(fast.tar, targetDir, options);
   const failure = fast.failure();

@@ -11,7 +11,7 @@
 import { Readable } from "node:stream";
 import {
   decodeSeekIndex, framesCovering, paddedSize, seekFrameLength, SeekIndexError, SEEK_FOOTER_SIZE, TarScanner, BLOCK_SIZE,
-  type IndexedEntry, type SeekIndex,
+  type DecodedSeekIndex, type IndexedEntry, type SeekIndex,
 } from "@sov/core/archive";
 import { silentLogger, type ArchiveDecoder, type Logger, type RangeReader } from "@sov/core";
 import { archiveLayers, type DecoderLookup } from "./decode.js";
@@ -21,7 +21,7 @@ import { checkEntryName, MAX_DEPTH, PathFilter } from "./entry-name.js";
 const READ_PIECE = 1024 * 1024;
 
 export interface SeekableArchive {
-  readonly index: SeekIndex;
+  readonly index: DecodedSeekIndex;
   /** The compressed stream (the archive decrypted). */
   readonly plain: RangeReader;
   readonly decompressor: ArchiveDecoder;
@@ -60,14 +60,13 @@ export interface SelectedEntry {
 }
 
 /** Index entries that the patterns select (all of them without patterns), in archive order. */
-export function selectEntries(index: SeekIndex, patterns: readonly string[]): SelectedEntry[] {
+export function selectEntries(index: DecodedSeekIndex, patterns: readonly string[]): SelectedEntry[] {
   const filter = new PathFilter(patterns);
-  const { entries } = index;
   const selected: SelectedEntry[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    const path = plainPath(entries[i]!.name);
+  for (let i = 0; i < index.count; i++) {
+    const path = plainPath(index.name(i));
     // an unsafe name is fetched too, so the extractor refuses and reports it as a full read would
-    if (path === null || !filter.active || filter.matches(path)) selected.push({ entry: entries[i]!, end: entries[i + 1]?.offset ?? index.endOfEntries });
+    if (path === null || !filter.active || filter.matches(path)) selected.push({ entry: index.entry(i), end: index.end(i) });
   }
   return selected;
 }
