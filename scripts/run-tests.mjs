@@ -8,6 +8,7 @@
 // runs the suite on three Node versions. The first lane holds every file that touches
 // something outside its own scratch directory (loop devices and mounts, systemd units, the
 // S3 server, sshd, npm's cache) or measures memory; the second, files that share nothing.
+// Each output line starts with its lane's number ("1| ", "2| ").
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -57,16 +58,26 @@ if (filters.length > 0) {
 const OUTSIDE = [/usb/, /install\//, /package\//, /offsite\//, /dest-s3\//, /dest-rclone\//, /sov-plugin-dest-sftp\//, /test\/dist\/plugins\//, /bounded-memory/];
 const lanes = [files.filter((f) => OUTSIDE.some((re) => re.test(f))), files.filter((f) => !OUTSIDE.some((re) => re.test(f)))];
 
-/** One lane: its output is held and printed whole when it ends, so the two never interleave. */
+/**
+ * One lane. Its lines are printed as they come, each marked with the lane's number, so a lane
+ * that hangs still shows where; the lanes' lines interleave but never mix within a line.
+ */
 function runLane(list, name) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, testArgs(list), { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    const out = [];
-    child.stdout.on("data", (d) => out.push(d));
-    child.stderr.on("data", (d) => out.push(d));
+    const mark = `${name.split(",")[0]}| `;
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (text) => {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop();
+        if (lines.length) process.stdout.write(lines.map((l) => mark + l).join("\n") + "\n");
+      });
+      stream.on("end", () => partial && process.stdout.write(`${mark}${partial}\n`));
+    }
     child.on("close", (code, signal) => {
-      process.stdout.write(`\n==== test lane ${name} (${list.length} files): ${code === 0 ? "passed" : `FAILED (exit ${code ?? signal})`}\n`);
-      process.stdout.write(Buffer.concat(out));
+      process.stdout.write(`==== test lane ${name} (${list.length} files): ${code === 0 ? "passed" : `FAILED (exit ${code ?? signal})`}\n`);
       resolve(code ?? 1);
     });
   });
