@@ -3,9 +3,8 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { inflateSync } from "node:zlib";
-import * as vectors from "cctv-age";
 import { generateX25519Identity } from "age-encryption";
+import { cctvVectors, type Vector } from "./cctv-vectors.js";
 import { decrypt, scratch } from "./helpers.js";
 
 /**
@@ -13,46 +12,6 @@ import { decrypt, scratch } from "./helpers.js";
  * write, 4 KiB writes, and (for files up to BYTEWISE_LIMIT) one byte at a time.
  */
 const BYTEWISE_LIMIT = 256 * 1024;
-
-interface Vector {
-  readonly name: string;
-  readonly expect: string;
-  readonly payload: string | undefined;
-  readonly identities: string[];
-  readonly file: Buffer;
-  /** Why the decoder does not apply, if it does not. */
-  readonly unsupported: string | undefined;
-}
-
-function parseVector(name: string, data: Uint8Array): Vector {
-  const bytes = Buffer.from(data);
-  const split = bytes.indexOf("\n\n");
-  const fields = new Map<string, string[]>();
-  for (const line of bytes.subarray(0, split).toString("utf8").split("\n")) {
-    const at = line.indexOf(": ");
-    const key = line.slice(0, at);
-    fields.set(key, [...(fields.get(key) ?? []), line.slice(at + 2)]);
-  }
-  let file = bytes.subarray(split + 2);
-  if (fields.get("compressed")?.[0] === "zlib") file = inflateSync(file);
-  const known = new Set(["expect", "payload", "identity", "passphrase", "armored", "compressed", "file key", "comment"]);
-  const unknownKey = [...fields.keys()].find((k) => !known.has(k));
-  const unsupported = fields.has("armored")
-    ? "armored"
-    : fields.has("passphrase")
-      ? "passphrase"
-      : unknownKey
-        ? `unknown key ${unknownKey}`
-        : undefined;
-  return {
-    name,
-    expect: fields.get("expect")![0]!,
-    payload: fields.get("payload")?.[0],
-    identities: fields.get("identity") ?? [],
-    file,
-    unsupported,
-  };
-}
 
 /** What each kind of failure must look like, so one failure is never masked as another. */
 const EXPECTED_ERROR: Record<string, RegExp> = {
@@ -62,9 +21,7 @@ const EXPECTED_ERROR: Record<string, RegExp> = {
   "payload failure": /^archive is (corrupt|truncated|corrupt or truncated): /,
 };
 
-const all = Object.entries(vectors as Record<string, Uint8Array>)
-  .filter(([, data]) => data instanceof Uint8Array)
-  .map(([name, data]) => parseVector(name, data));
+const all = cctvVectors();
 const applicable = all.filter((v) => !v.unsupported);
 const skipped = all.filter((v) => v.unsupported);
 
