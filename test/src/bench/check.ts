@@ -17,7 +17,8 @@ function bash(script: string, what: string): string {
   return res.stdout;
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** `s` as one single-quoted bash word. */
+export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The archive's member names, sorted, without the trailing `/` tar prints for directories. */
 export function listArchive(archive: string, identity: string): string[] {

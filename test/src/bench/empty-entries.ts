@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { CheckFailed } from "./check.js";
+import { CheckFailed, q } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
 
 const FILES_PER_DIRECTORY = 1000;
@@ -50,7 +50,6 @@ export async function ensureEmptyEntriesArchive(benchDir: string, entries: numbe
   const partial = `${archive}.partial`;
   process.stdout.write(`building ${archive} (${entries.toLocaleString("en-US")} empty files) ... `);
   const started = performance.now();
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const child = spawn("bash", ["-o", "pipefail", "-c", `zstd -q -3 -c | age -r ${q(keys.recipient)} -o ${q(partial)}`], { stdio: ["pipe", "inherit", "inherit"] });
   const write = async (chunk: Buffer) => {
     if (!child.stdin.write(chunk)) await once(child.stdin, "drain");

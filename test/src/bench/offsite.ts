@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CheckFailed, listArchive, restoresExactly, sameList } from "./check.js";
 import type { Corpus } from "./corpus.js";
-import type { BenchContext, Scenario } from "./scenarios.js";
+import { writeRunConfig, type BenchContext, type Scenario } from "./scenarios.js";
 
 export interface S3Server {
   endpoint: string;
@@ -64,20 +64,9 @@ export function offsiteScenario(corpus: Corpus, input: () => string, s3: S3Serve
       mkdirSync(dir, { recursive: true });
       writeFileSync(credentials, `[default]\naws_access_key_id = ${s3.accessKey}\naws_secret_access_key = ${s3.secretKey}\n`, { mode: 0o600 });
       chmodSync(credentials, 0o600);
-      writeFileSync(
-        config,
-        [
-          "# written by the sov benchmark (test/src/bench/offsite.ts)",
-          "version: 2",
-          "host: bench",
-          `source: { plugin: fs, paths: [${JSON.stringify(corpus.dir)}] }`,
-          "compress: { plugin: zstd, level: 3 }",
-          `encrypt: { plugin: age, recipients_file: ${JSON.stringify(ctx.keys.recipientsFile)} }`,
-          "destinations:",
-          `  - { name: offsite, plugin: s3, endpoint: ${JSON.stringify(s3.endpoint)}, region: ${s3.region}, bucket: ${bucket}, prefix: sov/, force_path_style: true, credentials_file: ${JSON.stringify(credentials)} }`,
-          "",
-        ].join("\n"),
-      );
+      writeRunConfig(config, corpus, ctx, [
+        `  - { name: offsite, plugin: s3, endpoint: ${JSON.stringify(s3.endpoint)}, region: ${s3.region}, bucket: ${bucket}, prefix: sov/, force_path_style: true, credentials_file: ${JSON.stringify(credentials)} }`,
+      ]);
       rclone(["mkdir", `ceph:${bucket}`], "making the bucket");
       archive = input();
       expected = listArchive(archive, ctx.keys.identity);

@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fsta
 import { basename, join } from "node:path";
 import { checkEmptyEntries, resetTarget } from "./empty-entries.js";
 import { SOV_BIN } from "../helpers.js";
-import { CheckFailed, listArchive, onlyArchive, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
+import { CheckFailed, listArchive, onlyArchive, q, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
 import type { Command } from "./measure.js";
 
@@ -77,14 +77,17 @@ function runSov(args: string[], ctx: BenchContext, expect: "ok" | "fail", what: 
   if (expect === "fail" && res.status === 0) throw new CheckFailed(`${what}: sov ${args.join(" ")} succeeded`);
 }
 
-function bashCommand(label: string, script: string): Command {
+export function bashCommand(label: string, script: string): Command {
   return { label, argv: ["bash", "-o", "pipefail", "-c", script] };
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** YAML list items for local destinations d1, d2, ... at `paths`, keeping every archive. */
+function localDestinations(paths: readonly string[]): string[] {
+  return paths.map((path, i) => `  - { name: d${i + 1}, plugin: local, path: ${JSON.stringify(path)}, retention: { days: 0 } }`);
+}
 
-function writeRunConfig(file: string, corpus: Corpus, ctx: BenchContext, destinations: string[]): void {
-  const dests = destinations.map((path, i) => `  - { name: d${i + 1}, plugin: local, path: ${JSON.stringify(path)}, retention: { days: 0 } }`);
+/** The bench's v2 config: the corpus, zstd -3 and the bench key, to `destinations` (YAML list items). */
+export function writeRunConfig(file: string, corpus: Corpus, ctx: BenchContext, destinations: readonly string[]): void {
   mkdirSync(join(file, ".."), { recursive: true });
   writeFileSync(
     file,
@@ -96,7 +99,7 @@ function writeRunConfig(file: string, corpus: Corpus, ctx: BenchContext, destina
       "compress: { plugin: zstd, level: 3 }",
       `encrypt: { plugin: age, recipients_file: ${JSON.stringify(ctx.keys.recipientsFile)} }`,
       "destinations:",
-      ...dests,
+      ...destinations,
       "",
     ].join("\n"),
   );
@@ -126,7 +129,7 @@ export function backupScenario(name: string, title: string, corpus: Corpus, dest
     refFsyncS,
     setup() {
       rmSync(dir, { recursive: true, force: true });
-      writeRunConfig(config, corpus, ctx, dests);
+      writeRunConfig(config, corpus, ctx, localDestinations(dests));
       mkdirSync(join(dir, "ref"), { recursive: true });
     },
     sovArgs: () => ["run", "--config", config],
@@ -156,7 +159,7 @@ export function makeInputArchive(corpus: Corpus, ctx: BenchContext): string {
   rmSync(dir, { recursive: true, force: true });
   const config = join(dir, "config.yaml");
   const dest = join(dir, "archive");
-  writeRunConfig(config, corpus, ctx, [dest]);
+  writeRunConfig(config, corpus, ctx, localDestinations([dest]));
   runSov(["run", "--quiet", "--config", config], ctx, "ok", "making the input archive");
   const archive = onlyArchive(dest);
   restoresExactly(archive, ctx.keys.identity, corpus.dir, join(dir, "extract"));

@@ -7,11 +7,10 @@
  */
 import { lstatSync, readdirSync, readFileSync, rmSync, mkdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { CheckFailed } from "./check.js";
+import { CheckFailed, q } from "./check.js";
 import type { Corpus } from "./corpus.js";
-import type { BenchContext, Scenario } from "./scenarios.js";
+import { bashCommand, type BenchContext, type Scenario } from "./scenarios.js";
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const MIB = 1024 * 1024;
 /** The issue's bound on what one small file's restore may read. */
 const MAX_READ = 16 * MIB;
@@ -59,10 +58,7 @@ export function seekRestoreScenario(corpus: Corpus, input: () => string, ctx: Be
       mkdirSync(refTarget, { recursive: true });
     },
     sovArgs: () => ["restore", archive, sovTarget, "--path", member, "--identity", ctx.keys.identity],
-    ref: () => ({
-      label: "age | zstd | tar -x FILE",
-      argv: ["bash", "-o", "pipefail", "-c", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)} ${q(member)}`],
-    }),
+    ref: () => bashCommand("age | zstd | tar -x FILE", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)} ${q(member)}`),
     afterSov(run) {
       const out = sovOutput(ctx, "seek-restore", run);
       const read = Number(/read .* \((\d+) bytes\) of the/.exec(out)?.[1]);
@@ -91,7 +87,7 @@ export function seekFilesScenario(corpus: Corpus, input: () => string, ctx: Benc
       archive = input();
     },
     sovArgs: () => ["restore", "--files", archive, "--identity", ctx.keys.identity],
-    ref: () => ({ label: "age | zstd | tar -tv", argv: ["bash", "-o", "pipefail", "-c", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -tv`] }),
+    ref: () => bashCommand("age | zstd | tar -tv", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -tv`),
     afterSov(run) {
       const listed = readFileSync(join(ctx.work, "logs", `seek-files-sov-${run}.out`), "utf8").split("\n").filter(Boolean).length;
       if (listed !== entries) throw new CheckFailed(`run ${run}: sov listed ${listed} entries, tar -t ${entries}`);
