@@ -162,13 +162,11 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   if (values.verify && values.path?.length) usage("--path does not go with --verify (verify always reads the whole archive)");
 
   const { name } = archive;
-  if (!archiveLayers(name)) throw new ConfigError(`${name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
-  const identity = await checkIdentity(values.identity, env);
-  io = { ...io, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
+  const { identity, decoderFor } = await decodingOf(archive, values, env, log, io);
   // The progress line starts once nothing more is asked at the terminal (TARGET / wants YES).
   const stderr = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
   const progress = () => new ReadProgress(name, archive.size, { tty: !values.quiet && !!stderr.isTTY, write: (s) => void stderr.write(s), log });
-  if (values.verify) return verifyCommand(archive, identity, log, io, progress());
+  if (values.verify) return verifyCommand(archive, identity, decoderFor, log, progress());
 
   const targetDir = await prepareTarget(target, io, name, io.now?.());
   log.info(`restoring ${archive.location} into ${targetDir}${values.path?.length ? ` (only ${values.path.join(", ")})` : ""}`);
@@ -180,20 +178,25 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
     numericOwner: !!values["numeric-owner"],
     log,
   };
+  let report: ExtractReport;
   try {
-    const fromIndex = values.path?.length && archive.range ? await restoreFromIndex(archive, archive.range, identity, targetDir, extractOptions, io, reading) : null;
-    if (fromIndex) return summarize(fromIndex, name, targetDir, log);
-    const plaintext = await openArchivePlaintext(archive.open(), name, identity, {
-      log,
-      onRead: reading.count,
-      ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}),
-    });
-    const report = await extractArchive(plaintext, targetDir, extractOptions);
-    reading.stop();
-    return summarize(report, name, targetDir, log);
+    const fromIndex = values.path?.length && archive.range ? await restoreFromIndex(name, archive.range, identity, decoderFor, targetDir, extractOptions, reading) : null;
+    report = fromIndex ?? (await extractArchive(await openArchivePlaintext(archive.open(), name, identity, { log, onRead: reading.count, decoderFor }), targetDir, extractOptions));
   } finally {
+    // the progress line is gone before the summary is written
     reading.stop();
   }
+  return summarize(report, name, targetDir, log);
+}
+
+/**
+ * What decoding `archive` needs: a name that says its layers, the identity (checked, not read),
+ * and the decoders (the caller's, else the config's plugins', then sov's own).
+ */
+async function decodingOf(archive: ArchiveAt, values: Values, env: NodeJS.ProcessEnv, log: Logger, io: RestoreIO): Promise<{ identity: string; decoderFor: DecoderLookup }> {
+  if (!archiveLayers(archive.name)) throw new ConfigError(`${archive.name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
+  const identity = await checkIdentity(values.identity, env);
+  return { identity, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
 }
 
 /** `--files`: the archive's entries, from its index when it has one. */
@@ -209,11 +212,9 @@ async function filesCommand(values: Values, positionals: string[], env: NodeJS.P
     archive = await locateArchive(positionals[0]!, values, env, log, opened);
     patterns = positionals.slice(1);
   }
-  if (!archiveLayers(archive.name)) throw new ConfigError(`${archive.name}: not an archive name (expected ...tar[.zst|.lz4|.gz].age); cannot tell how to decode it`);
-  const identity = await checkIdentity(values.identity, env);
-  io = { ...io, decoderFor: io.decoderFor ?? decodersOf(values, env, log) };
+  const { identity, decoderFor } = await decodingOf(archive, values, env, log, io);
   const keep = fileFilter(patterns);
-  const seek = archive.range ? await openIndex(archive.name, archive.range, identity, io, log) : null;
+  const seek = archive.range ? await openIndex(archive.name, archive.range, identity, decoderFor, log) : null;
   let lines: string[] = [];
   let listed = 0;
   const emit = (e: FileLine) => {
@@ -234,7 +235,7 @@ async function filesCommand(values: Values, positionals: string[], env: NodeJS.P
     }
   } else {
     log.info(`${archive.name} has no index: reading the whole archive to list it`);
-    const plaintext = await openArchivePlaintext(archive.open(), archive.name, identity, { log, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+    const plaintext = await openArchivePlaintext(archive.open(), archive.name, identity, { log, decoderFor });
     try {
       for await (const e of entriesOfTar(plaintext)) emit(e);
     } catch (err) {
@@ -258,12 +259,12 @@ async function filesCommand(values: Values, positionals: string[], env: NodeJS.P
  * caller then reads the archive whole, with the same extraction).
  */
 async function restoreFromIndex(
-  archive: ArchiveAt,
+  name: string,
   cipher: RangeReader,
   identity: string,
+  decoderFor: DecoderLookup,
   targetDir: string,
   options: ExtractOptions & { filters: readonly string[]; log: Logger },
-  io: RestoreIO,
   reading: ReadProgress,
 ): Promise<ExtractReport | null> {
   const { log } = options;
@@ -272,7 +273,7 @@ async function restoreFromIndex(
     fetched += bytes;
     reading.count(bytes);
   });
-  const seek = await openIndex(archive.name, counted, identity, io, log);
+  const seek = await openIndex(name, counted, identity, decoderFor, log);
   if (!seek) return null;
   const selected = selectEntries(seek.index, options.filters);
   if (compressedBytesFor(seek.index, selected) > seek.plain.size / 2) {
@@ -285,14 +286,14 @@ async function restoreFromIndex(
   const failure = fast.failure();
   log.info(`read ${formatBytes(fetched)} (${fetched} bytes) of the ${formatBytes(cipher.size)} archive`);
   if (!failure) return report;
-  log.warn(`${archive.name}: ${failure.message}; the index cannot be trusted: restoring again from the whole archive`);
+  log.warn(`${name}: ${failure.message}; the index cannot be trusted: restoring again from the whole archive`);
   return null;
 }
 
 /** The archive's index, or null (none, or damaged: said) when the archive must be read whole. */
-async function openIndex(name: string, cipher: RangeReader, identity: string, io: RestoreIO, log: Logger): Promise<SeekableArchive | null> {
+async function openIndex(name: string, cipher: RangeReader, identity: string, decoderFor: DecoderLookup, log: Logger): Promise<SeekableArchive | null> {
   try {
-    const seek = await openSeekable(cipher, name, identity, { decoderFor: io.decoderFor ?? loadDecoder, log });
+    const seek = await openSeekable(cipher, name, identity, { decoderFor, log });
     if (!seek) log.debug(`${name} has no index (written before sov 0.2, or without compression): reading it whole`);
     return seek;
   } catch (err) {
@@ -318,11 +319,11 @@ function summarize(report: ExtractReport, name: string, target: string, log: Log
   return report.notFound.length ? ExitCode.failed : ExitCode.ok;
 }
 
-async function verifyCommand(archive: ArchiveAt, identity: string, log: Logger, io: RestoreIO, reading: ReadProgress): Promise<number> {
+async function verifyCommand(archive: ArchiveAt, identity: string, decoderFor: DecoderLookup, log: Logger, reading: ReadProgress): Promise<number> {
   const { name } = archive;
   let report;
   try {
-    report = await verifyArchiveStream(archive.open(), name, identity, { log, onRead: reading.count, ...(io.decoderFor ? { decoderFor: io.decoderFor } : {}) });
+    report = await verifyArchiveStream(archive.open(), name, identity, { log, onRead: reading.count, decoderFor });
   } finally {
     reading.stop();
   }
