@@ -11,7 +11,7 @@ import { extractArchive, type ExtractOptions, type ExtractReport } from "./extra
 import { countedRange, fileRange } from "./ranges.js";
 import { entriesOfTar, fileFilter, fileLine, type FileLine } from "./files.js";
 import { ArchiveReadError } from "./tar-reader.js";
-import { compressedBytesFor, openSeekable, readSelected, selectEntries, type SeekableArchive } from "./seekable.js";
+import { openSeekable, planRead, readSelected, selectEntries, type SeekableArchive } from "./seekable.js";
 import { prepareTarget, type PromptIO } from "./target.js";
 import { ReadProgress } from "./read-progress.js";
 import { READ_CHUNK, verifyArchiveStream } from "./verify.js";
@@ -276,12 +276,13 @@ async function restoreFromIndex(
   const seek = await openIndex(name, counted, identity, decoderFor, log);
   if (!seek) return null;
   const selected = selectEntries(seek.index, options.filters);
-  if (compressedBytesFor(seek.index, selected) > seek.plain.size / 2) {
+  const plan = planRead(seek.index, selected);
+  if (plan.compressedBytes > seek.plain.size / 2) {
     log.info(`the paths asked for are most of the archive (${selected.length} of its ${seek.index.count} entries): reading it whole`);
     return null;
   }
   log.info(`the archive's index holds ${selected.length} of its ${seek.index.count} entries for ${options.filters.join(", ")}: reading only those`);
-  const fast = readSelected(seek, selected, identity, log);
+  const fast = readSelected(seek, plan, identity, log);
   const report = await extractArchive(fast.tar, targetDir, options);
   const failure = fast.failure();
   log.info(`read ${formatBytes(fetched)} (${fetched} bytes) of the ${formatBytes(cipher.size)} archive`);

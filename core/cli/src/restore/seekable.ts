@@ -92,7 +92,13 @@ interface Span {
   entries: SelectedEntry[];
 }
 
-function spansOf(index: SeekIndex, selected: readonly SelectedEntry[]): Span[] {
+/** How a partial restore reads: the spans of frames to fetch, and how many compressed bytes they hold at most. */
+export interface ReadPlan {
+  readonly spans: readonly Span[];
+  readonly compressedBytes: number;
+}
+
+export function planRead(index: SeekIndex, selected: readonly SelectedEntry[]): ReadPlan {
   const spans: Span[] = [];
   for (const one of selected) {
     const [first, last] = framesCovering(index.frames, one.entry.offset, one.end);
@@ -104,18 +110,13 @@ function spansOf(index: SeekIndex, selected: readonly SelectedEntry[]): Span[] {
       spans.push({ firstFrame: first, lastFrame: last, entries: [one] });
     }
   }
-  return spans;
-}
-
-/** How many compressed bytes fetching the selected entries reads (whole frames, at most). */
-export function compressedBytesFor(index: SeekIndex, selected: readonly SelectedEntry[]): number {
-  let bytes = 0;
-  for (const span of spansOf(index, selected)) {
+  let compressedBytes = 0;
+  for (const span of spans) {
     const first = index.frames[span.firstFrame]!;
     const last = index.frames[span.lastFrame]!;
-    bytes += last.compStart + last.compLength - first.compStart;
+    compressedBytes += last.compStart + last.compLength - first.compStart;
   }
-  return bytes;
+  return { spans, compressedBytes };
 }
 
 export interface FastRead {
@@ -129,11 +130,11 @@ export interface FastRead {
  * A tar of only the selected entries, each checked before any of its bytes are given out. The
  * extractor applies every check of a full restore to it, `--path` included.
  */
-export function readSelected(archive: SeekableArchive, selected: readonly SelectedEntry[], identityFile: string, log: Logger): FastRead {
+export function readSelected(archive: SeekableArchive, plan: ReadPlan, identityFile: string, log: Logger): FastRead {
   let failure: SeekIndexError | undefined;
   async function* tar(): AsyncGenerator<Buffer> {
     try {
-      for (const span of spansOf(archive.index, selected)) yield* readSpan(archive, span, identityFile, log);
+      for (const span of plan.spans) yield* readSpan(archive, span, identityFile, log);
     } catch (err) {
       if (!(err instanceof SeekIndexError)) throw err;
       failure = err;
