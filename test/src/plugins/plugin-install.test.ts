@@ -5,6 +5,7 @@
 // file passes the trust checks.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -43,7 +44,7 @@ function pack(dir: string, into: string): string {
   return join(into, name);
 }
 
-test("the guide's example plugin, built and packed as PLUGINS.md says, installs with npm install in the config directory and sov run uses it as root", (t) => {
+test("the guide's example plugin, built and packed as PLUGINS.md says, installs with npm install in the config directory; sov run writes through it as root and sov restore reads back through it", (t) => {
   if (!needTools(t, "age-keygen", "npm") || !needRoot(t)) return;
   const fx = makeFixture(t, "npm-install");
   const author = join(fx.dir, "author");
@@ -68,9 +69,24 @@ test("the guide's example plugin, built and packed as PLUGINS.md says, installs 
   const listed = fx.run(["list"]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, /plugin nas: sov-plugin-dest-example <- sov-plugin-dest-example/);
+  // 24 MiB that does not compress: several frames, so one file can be fetched by ranged reads
+  mkdirSync(join(fx.data, "bulk"));
+  for (let i = 0; i < 3; i++) writeFileSync(join(fx.data, "bulk", `blob${i}.bin`), randomBytes(8 * 1024 * 1024));
   const res = fx.run(["run"]);
   assert.equal(res.code, 0, res.stderr + res.stdout);
   assert.equal(readdirSync(nas).filter((n) => n.endsWith(".age")).length, 1, "the plugin's destination holds the archive");
+
+  // restore reads it back through the plugin: the whole archive, and one file by ranged reads
+  const whole = join(fx.dir, "restored");
+  const restored = fx.run(["restore", "--latest", whole, "--identity", fx.identity]);
+  assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+  assert.match(restored.stdout, /newest archive of testhost: .* \(nas\)/);
+  assert.deepEqual(readFileSync(join(whole, fx.data.slice(1), "big/random.bin")), readFileSync(join(fx.data, "big/random.bin")));
+  const one = join(fx.dir, "one-file");
+  const partial = fx.run(["restore", "--latest", one, "--path", `${fx.data.slice(1)}/etc/app.conf`, "--identity", fx.identity]);
+  assert.equal(partial.code, 0, partial.stderr + partial.stdout);
+  assert.match(partial.stdout, /the archive's index holds 1 of its \d+ entries/);
+  assert.equal(readFileSync(join(one, fx.data.slice(1), "etc/app.conf"), "utf8"), readFileSync(join(fx.data, "etc/app.conf"), "utf8"));
 });
 
 /**
