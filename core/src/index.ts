@@ -13,6 +13,7 @@ export type {
   DestinationCollector,
   Encryptor,
   FrameCompressor,
+  FrameOutput,
   LeftOutPath,
   OptionsSchema,
   PluginContext,

@@ -61,6 +61,12 @@ export interface ArchiveSource {
   preview?(signal: AbortSignal): AsyncIterable<SelectionDecision>;
   /** Starts reading. The stream must end only after a well-formed tar end-of-archive. */
   open(signal: AbortSignal): Readable;
+  /**
+   * Takes back a chunk of the stream open() returned, once the core has copied its bytes on, so
+   * the source can fill it again instead of allocating another. Optional; the core calls it at
+   * most once per chunk, and never touches the chunk afterwards.
+   */
+  recycle?(chunk: Buffer): void;
   readonly stats: SourceStats;
 }
 
@@ -79,13 +85,25 @@ export interface Compressor {
   createFrameCompressor?(): FrameCompressor;
 }
 
-/** Writes a compressed stream as a series of frames that each decode on their own. */
+/**
+ * Compressed output in stream order: bytes, and `null` where a frame ends (after its last bytes).
+ * A compressor that keeps several frames in flight returns each frame's output once it is ready.
+ */
+export type FrameOutput = Array<Buffer | null>;
+
+/**
+ * Writes a compressed stream as a series of frames that each decode on their own. Every call
+ * resolves to the output that is ready by then, so frames may be compressed in parallel; the
+ * core counts each frame's bytes up to its `null` for the index.
+ */
 export interface FrameCompressor {
-  /** Adds input to the current frame; resolves to the compressed output ready so far (maybe none). */
-  write(input: Buffer): Promise<Buffer[]>;
-  /** Ends the current frame; resolves to the rest of its output. The next write starts a new frame. */
-  endFrame(): Promise<Buffer[]>;
-  /** Frees what the compressor holds; called once, after the last frame or on failure. */
+  /** Adds input to the current frame. The caller may reuse `input` once the promise resolves. */
+  write(input: Buffer): Promise<FrameOutput>;
+  /** Ends the current frame; the next write starts a new one. Its end may come in a later call's output. */
+  endFrame(): Promise<FrameOutput>;
+  /** After the last endFrame: everything still to come, up to the last frame's end. */
+  finish(): Promise<FrameOutput>;
+  /** Frees what the compressor holds (threads, buffers); called once, after finish() or on failure. */
   dispose(): void;
 }
 

@@ -234,8 +234,14 @@ async function streamArchive(
     // make the source emit an 'error' nobody listens to yet, and crash the process with its
     // temporary files left behind (seen under load in CI).
     const encrypt = await chain.encryptor.createEncryptStream();
-    const compress = chain.compressor ? createArchiveCompressStream(chain.compressor) : undefined;
-    controller.signal.throwIfAborted();
+    const recycle = chain.source.recycle?.bind(chain.source);
+    const compress = chain.compressor ? createArchiveCompressStream(chain.compressor, recycle) : undefined;
+    if (controller.signal.aborted) {
+      // not piped yet, so pipeline() will not destroy them: a compressor's threads would keep the process alive
+      compress?.destroy();
+      encrypt.destroy();
+      controller.signal.throwIfAborted();
+    }
     const stages: Array<NodeJS.ReadableStream | Transform | NodeJS.WritableStream> = [
       chain.source.open(controller.signal),
       ...(compress ? [compress] : []),

@@ -7,7 +7,7 @@
  */
 import { Transform, type TransformCallback } from "node:stream";
 import { indexedEntry, SeekIndexWriter, TarScanner } from "./archive/index.js";
-import type { Compressor, FrameCompressor } from "./plugin.js";
+import type { Compressor, FrameCompressor, FrameOutput } from "./plugin.js";
 
 /**
  * A frame ends at the first entry that starts after this many bytes of tar, or at twice this
@@ -16,10 +16,13 @@ import type { Compressor, FrameCompressor } from "./plugin.js";
  */
 export const FRAME_TARGET = 8 * 1024 * 1024;
 
-/** The compressor's stream, seekable when the compressor can write frames. */
-export function createArchiveCompressStream(compressor: Compressor): Transform {
+/**
+ * The compressor's stream, seekable when the compressor can write frames. `recycle` gets every
+ * input chunk back once the frame compressor has taken its bytes (see ArchiveSource.recycle).
+ */
+export function createArchiveCompressStream(compressor: Compressor, recycle?: (chunk: Buffer) => void): Transform {
   const frames = compressor.createFrameCompressor?.();
-  return frames ? new SeekableCompressStream(frames) : compressor.createCompressStream();
+  return frames ? new SeekableCompressStream(frames, FRAME_TARGET, recycle) : compressor.createCompressStream();
 }
 
 export class SeekableCompressStream extends Transform {
@@ -29,12 +32,15 @@ export class SeekableCompressStream extends Transform {
   private readonly starts: number[] = [];
   private tarOffset = 0;
   private frameTarStart = 0;
+  /** Tar lengths of the frames ended whose compressed end has not come back yet, oldest first. */
+  private readonly framesOut: number[] = [];
   private frameCompBytes = 0;
   private disposed = false;
 
   constructor(
     private readonly frames: FrameCompressor,
     private readonly target = FRAME_TARGET,
+    private readonly recycle?: (chunk: Buffer) => void,
   ) {
     super();
     this.scanner = new TarScanner((entry) => {
@@ -76,6 +82,8 @@ export class SeekableCompressStream extends Transform {
     }
     await this.compress(chunk.subarray(at - chunkStart));
     this.tarOffset = chunkEnd;
+    // The scanner and the frame compressor both copied what they keep.
+    this.recycle?.(chunk);
   }
 
   /** Where the current frame ends inside the tar up to `limit`, or null if not before it. */
@@ -94,17 +102,22 @@ export class SeekableCompressStream extends Transform {
   }
 
   private async endFrame(): Promise<void> {
-    this.pushAll(await this.frames.endFrame());
-    this.index.addFrame(this.tarOffset - this.frameTarStart, this.frameCompBytes);
+    this.framesOut.push(this.tarOffset - this.frameTarStart);
     this.frameTarStart = this.tarOffset;
-    this.frameCompBytes = 0;
+    this.pushAll(await this.frames.endFrame());
   }
 
-  private pushAll(output: Buffer[]): void {
+  private pushAll(output: FrameOutput): void {
     for (const b of output) {
-      if (b.length === 0) continue;
-      this.frameCompBytes += b.length;
-      this.push(b);
+      if (b === null) {
+        const tarLength = this.framesOut.shift();
+        if (tarLength === undefined) throw new Error("the compressor ended more frames than it was asked to");
+        this.index.addFrame(tarLength, this.frameCompBytes);
+        this.frameCompBytes = 0;
+      } else if (b.length > 0) {
+        this.frameCompBytes += b.length;
+        this.push(b);
+      }
     }
   }
 
@@ -114,7 +127,9 @@ export class SeekableCompressStream extends Transform {
    */
   private async finish(): Promise<void> {
     if (this.tarOffset > this.frameTarStart) await this.endFrame();
+    this.pushAll(await this.frames.finish());
     this.dispose();
+    if (this.framesOut.length > 0) throw new Error(`the compressor did not finish ${this.framesOut.length} frame(s)`);
     const scan = this.scanner.result;
     if (scan.state === "end") this.push(this.index.finish(scan.offset));
   }

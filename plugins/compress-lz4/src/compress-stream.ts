@@ -6,7 +6,7 @@
  * frames are still written in input order.
  */
 import { Transform, type TransformCallback } from "node:stream";
-import type { FrameCompressor } from "@sov/core";
+import type { FrameCompressor, FrameOutput } from "@sov/core";
 import { compressFrame } from "lz4-napi";
 
 export interface Lz4CompressOptions {
@@ -18,7 +18,8 @@ export interface Lz4CompressOptions {
 
 /**
  * LZ4 frames, a few compressed at once: the core's seekable archives end a frame where it
- * chooses (`endFrame`), and the plain stream below ends one every `chunkSize` bytes only.
+ * chooses (`endFrame`), and the plain stream below ends one every `chunkSize` bytes only. A
+ * core frame is one or more LZ4 frames, which `lz4 -d` reads as one stream.
  */
 export class Lz4Frames implements FrameCompressor {
   private readonly chunkSize: number;
@@ -26,8 +27,8 @@ export class Lz4Frames implements FrameCompressor {
   /** The chunk being filled, and how much of it is. */
   private filling: Buffer | undefined;
   private filled = 0;
-  /** Frames being compressed, oldest first. */
-  private readonly inFlight: Promise<Buffer>[] = [];
+  /** LZ4 frames being compressed, oldest first, and whether each ends a core frame. */
+  private readonly inFlight: Array<{ frame: Promise<Buffer>; endsFrame: boolean }> = [];
   private disposed = false;
 
   constructor(options: Lz4CompressOptions) {
@@ -35,8 +36,8 @@ export class Lz4Frames implements FrameCompressor {
     this.framesInFlight = Math.max(1, options.framesInFlight ?? 2);
   }
 
-  async write(input: Buffer): Promise<Buffer[]> {
-    const out: Buffer[] = [];
+  async write(input: Buffer): Promise<FrameOutput> {
+    const out: FrameOutput = [];
     let offset = 0;
     while (offset < input.length && !this.disposed) {
       this.filling ??= Buffer.allocUnsafe(this.chunkSize);
@@ -44,15 +45,23 @@ export class Lz4Frames implements FrameCompressor {
       offset += copied;
       this.filled += copied;
       // Waiting here, not only after the loop, keeps one large write from queuing many frames.
-      if (this.filled === this.chunkSize) out.push(...(await this.startFrame()));
+      if (this.filled === this.chunkSize) await this.startFrame(false, out);
     }
     return out;
   }
 
-  /** Compresses what is buffered as one last frame (an empty one if `always`), then waits for all. */
-  async endFrame(always = false): Promise<Buffer[]> {
-    const out = this.filled > 0 || always ? await this.startFrame() : [];
-    while (this.inFlight.length > 0) out.push(await this.inFlight.shift()!);
+  /** Ends the core frame with what is buffered (an empty LZ4 frame if nothing is and `always`). */
+  async endFrame(always = false): Promise<FrameOutput> {
+    const out: FrameOutput = [];
+    const last = this.inFlight.at(-1);
+    if (this.filled > 0 || always || (last?.endsFrame ?? true)) await this.startFrame(true, out);
+    else last!.endsFrame = true;
+    return out;
+  }
+
+  async finish(): Promise<FrameOutput> {
+    const out: FrameOutput = [];
+    while (this.inFlight.length > 0) await this.takeOldest(out);
     return out;
   }
 
@@ -61,19 +70,23 @@ export class Lz4Frames implements FrameCompressor {
     this.filling = undefined;
   }
 
-  /** Starts compressing the chunk being filled, first making room for it; returns frames done meanwhile. */
-  private async startFrame(): Promise<Buffer[]> {
+  /** Starts compressing the chunk being filled, first making room for it; adds frames done meanwhile to `out`. */
+  private async startFrame(endsFrame: boolean, out: FrameOutput): Promise<void> {
     const data = (this.filling ?? Buffer.alloc(0)).subarray(0, this.filled);
     this.filling = undefined;
     this.filled = 0;
-    const done: Buffer[] = [];
-    while (this.inFlight.length >= this.framesInFlight) done.push(await this.inFlight.shift()!);
+    while (this.inFlight.length >= this.framesInFlight) await this.takeOldest(out);
     const frame = compressFrame(data, { contentChecksum: true });
     // A frame that fails while an older one is awaited is reported when its turn comes, not as
     // an unhandled rejection.
     frame.catch(() => {});
-    this.inFlight.push(frame);
-    return done;
+    this.inFlight.push({ frame, endsFrame });
+  }
+
+  private async takeOldest(out: FrameOutput): Promise<void> {
+    const { frame, endsFrame } = this.inFlight.shift()!;
+    out.push(await frame);
+    if (endsFrame) out.push(null);
   }
 }
 
@@ -93,7 +106,10 @@ export class Lz4CompressStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     // An empty input still gets a frame, so the output is a recognisable lz4 stream.
-    this.frames.endFrame(!this.sawInput).then((out) => this.pushAll(out, callback), callback);
+    this.frames
+      .endFrame(!this.sawInput)
+      .then(async (out) => [...out, ...(await this.frames.finish())])
+      .then((out) => this.pushAll(out, callback), callback);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -101,8 +117,8 @@ export class Lz4CompressStream extends Transform {
     callback(err);
   }
 
-  private pushAll(out: Buffer[], callback: TransformCallback): void {
-    if (!this.destroyed) for (const frame of out) this.push(frame);
+  private pushAll(out: FrameOutput, callback: TransformCallback): void {
+    if (!this.destroyed) for (const frame of out) if (frame) this.push(frame);
     callback();
   }
 }

@@ -23,7 +23,8 @@ const optionsSchema = {
 };
 
 /**
- * zstd's multi-threaded mode keeps several jobs' input and output in flight; at level 3 its
+ * For the plain stream (createCompressStream; a backup writes frames, see frames.ts). zstd's
+ * multi-threaded mode keeps several jobs' input and output in flight; at level 3 its
  * default job is 8 MiB, which alone put a 1 GiB run at ~290 MiB RSS. 2 MiB jobs keep the whole
  * run under 200 MiB at the same speed.
  */
@@ -44,7 +45,7 @@ export function zstdCompressor(options: ZstdOptions = {}): Compressor {
     extension: "zst",
     describe: () => [`zstd level ${level}, ${threads} thread(s)`],
     createCompressStream: () => new CompressStream({ compressionLevel: level, nbWorkers: threads, checksumFlag: true, jobSize: JOB_SIZE, overlapLog: OVERLAP_LOG }),
-    createFrameCompressor: () => createZstdFrames({ level, threads, jobSize: JOB_SIZE, overlapLog: OVERLAP_LOG }),
+    createFrameCompressor: () => createZstdFrames({ level, threads }),
   };
 }
 

@@ -58,6 +58,7 @@ export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSource
   const stats: FsSourceStats = { files: 0, bytes: 0, warnings: [], tooLarge: 0 };
   const shown = (name: string) => (root === "/" ? `/${display(name)}` : `${join(root, display(name))} (archived as ${display(name) || "its content"})`);
 
+  let current: WorkerStream | undefined;
   return {
     stats,
     describe: () => [
@@ -69,7 +70,7 @@ export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSource
       stats.files = 0;
       stats.bytes = 0;
       stats.tooLarge = 0;
-      return new WorkerStream(plan, "tar", signal, {
+      return (current = new WorkerStream(plan, "tar", signal, {
         progress: (p) => {
           stats.files = p.files;
           stats.bytes = p.bytes;
@@ -85,8 +86,9 @@ export function createFsSource(options: Readonly<FsSourceOptions>, ctx: FsSource
             ctx.log.info(`left out ${stats.tooLarge} file(s) larger than ${rules.excludeLargerThan?.text} (exclude_larger_than)`);
           }
         },
-      });
+      }));
     },
+    recycle: (chunk) => current?.recycle(chunk),
     preview(signal) {
       // a run would warn about a missing listed path; a dry run says so too, outside stats
       return new WorkerStream(plan, "preview", signal, {
@@ -162,6 +164,8 @@ class WorkerStream extends Readable {
   private readonly control: Int32Array;
   /** What has arrived and is not yet pushed: one entry per chunk or batch, each worth a go-ahead. */
   private readonly queue: unknown[][] = [];
+  /** Chunk buffers the consumer gave back, to be filled again. */
+  private readonly spare: ArrayBuffer[] = [];
   private pushedOfFirst = 0;
   private consumerWaiting = false;
   private workerDone = false;
@@ -239,12 +243,22 @@ class WorkerStream extends Readable {
     }
   }
 
+  /** A chunk this stream pushed, which its consumer has finished with. */
+  recycle(chunk: Buffer): void {
+    const buffer = chunk.buffer as ArrayBuffer;
+    if (this.destroyed || buffer.byteLength !== CHUNK_SIZE || this.spare.length >= CHUNKS_AHEAD || this.spare.includes(buffer)) return;
+    this.spare.push(buffer);
+  }
+
   /**
    * The worker may produce one more chunk or batch. Chunk buffers are allocated here, not in
-   * the worker: freed here too, they keep the process smallest.
+   * the worker, and come back here when the consumer recycles them: a backup then reuses the
+   * same few buffers instead of allocating (and collecting) one per MiB read.
    */
   private goAhead(): void {
-    giveBuffer(this.buffers, this.control, this.mode === "tar" ? Buffer.allocUnsafeSlow(CHUNK_SIZE) : null);
+    if (this.mode === "preview") return giveBuffer(this.buffers, this.control, null);
+    const spare = this.spare.pop();
+    giveBuffer(this.buffers, this.control, spare ? Buffer.from(spare) : Buffer.allocUnsafeSlow(CHUNK_SIZE));
   }
 
   private pushQueued(): void {
