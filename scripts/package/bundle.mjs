@@ -42,8 +42,9 @@ export function buildTree({ treeDir, tarballs, runtime, commands }) {
 function wrapperScript(name, script) {
   return `#!/bin/sh
 # ${name}: runs sov with the Node.js bundled beside it, wherever this tree was unpacked.
+# --single-threaded-gc: see core/cli/bin/sov.js.
 root=$(dirname "$(dirname "$(readlink -f "$0")")")
-exec "$root/node/bin/node" "$root/${script}" "$@"
+exec "$root/node/bin/node" --single-threaded-gc "$root/${script}" "$@"
 `;
 }
 

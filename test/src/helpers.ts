@@ -5,6 +5,8 @@ import type { TestContext } from "node:test";
 
 export const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 export const SOV_BIN = join(REPO, "core/cli/bin/sov.js");
+/** Node's flags as every launcher passes them (bin/sov.js's shebang, the install wrappers, the package's bin/). */
+export const SOV_NODE_FLAGS = ["--single-threaded-gc"];
 export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.getuid?.() === 0;
 
@@ -33,7 +35,7 @@ export interface SovResult {
 
 /** Runs the real `sov` command as a separate process, the way the timer does. */
 export function sov(args: string[], env: Record<string, string> = {}, opts: { input?: string } = {}): SovResult {
-  const res = spawnSync(process.execPath, [SOV_BIN, ...args], {
+  const res = spawnSync(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], {
     env: { ...process.env, ...env },
     encoding: "utf8",
     input: opts.input ?? "",
@@ -43,7 +45,7 @@ export function sov(args: string[], env: Record<string, string> = {}, opts: { in
 }
 
 export function sovSpawn(args: string[], env: Record<string, string>, opts: SpawnOptions = {}) {
-  return spawn(process.execPath, [SOV_BIN, ...args], { env: { ...process.env, ...env }, ...opts });
+  return spawn(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], { env: { ...process.env, ...env }, ...opts });
 }
 
 /** A fresh age identity from the real age-keygen; returns the identity file and its recipient. */

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
+// --single-threaded-gc: see sov.js.
 // The bash tool's command name and flags, kept for existing units and habits.
 // First, before anything is loaded: a SIGUSR1 listener keeps Node from opening its inspector
 // (code execution as root for any local user) on SIGUSR1.

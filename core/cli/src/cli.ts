@@ -84,7 +84,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const values = parsed.values as Values & { help?: boolean; version?: boolean };
   if (values.version) {
     const build = buildInfo();
-    process.stdout.write(`sov ${build.version} (commit ${build.commit}, Node ${build.node})\n`);
+    const flags = process.execArgv.length > 0 ? ` ${process.execArgv.join(" ")}` : "";
+    process.stdout.write(`sov ${build.version} (commit ${build.commit}, Node ${build.node}${flags})\n`);
     return ExitCode.ok;
   }
   const command = positionals[0] ?? "";

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { ageKeypair, scratch, SOV_BIN, sov, type SovResult } from "../helpers.js";
+import { ageKeypair, scratch, SOV_BIN, SOV_NODE_FLAGS, sov, type SovResult } from "../helpers.js";
 
 export interface Scene {
   dir: string;
@@ -102,7 +102,7 @@ export interface MeasuredRun extends SovResult {
  */
 export function sovMeasured(args: string[], env: Record<string, string>, timeoutMs = 300_000): Promise<MeasuredRun> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [SOV_BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { checkEmptyEntries, resetTarget } from "./empty-entries.js";
-import { SOV_BIN } from "../helpers.js";
+import { SOV_BIN, SOV_NODE_FLAGS } from "../helpers.js";
 import { CheckFailed, listArchive, onlyArchive, q, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
 import type { Command } from "./measure.js";
@@ -64,7 +64,7 @@ export type SovMode = { kind: "timed" } | { kind: "profile"; dir: string } | { k
 
 /** `node [flags] core/cli/bin/sov.js args`. */
 export function sovCommand(args: string[], ctx: BenchContext, mode: SovMode = { kind: "timed" }): Command {
-  const flags = mode.kind === "timed" ? ["--import", LOOP_MONITOR] : mode.kind === "profile" ? ["--cpu-prof", "--cpu-prof-dir", mode.dir] : [];
+  const flags = [...SOV_NODE_FLAGS, ...(mode.kind === "timed" ? ["--import", LOOP_MONITOR] : mode.kind === "profile" ? ["--cpu-prof", "--cpu-prof-dir", mode.dir] : [])];
   const label = `sov ${args.slice(0, 2).join(" ")}${mode.kind === "profile" ? " (--cpu-prof)" : ""}`;
   return { label, argv: [process.execPath, ...flags, SOV_BIN, ...args], env: ctx.sovEnv, monitorLoop: mode.kind === "timed" };
 }

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { ageKeypair, needRoot, needTools, scratch, SOV_BIN } from "../helpers.js";
+import { ageKeypair, needRoot, needTools, scratch, SOV_BIN, SOV_NODE_FLAGS } from "../helpers.js";
 import { DIRECTORY_DESTINATION_IMPORTS, DIRECTORY_DESTINATION_JS } from "./js-destination.js";
 
 interface PluginShape {
@@ -144,7 +144,7 @@ function makeCase(t: TestContext, label: string): Case {
       return pkg;
     },
     run(args, opts = {}) {
-      const res = spawnSync(process.execPath, [SOV_BIN, ...args], {
+      const res = spawnSync(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], {
         cwd: opts.cwd ?? dir,
         env: { ...process.env, ...env, ...opts.env },
         encoding: "utf8",

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { IN_CI, needRoot, needTools, sh, SOV_BIN } from "../helpers.js";
+import { IN_CI, needRoot, needTools, sh, SOV_BIN, SOV_NODE_FLAGS } from "../helpers.js";
 import { makeFixture, type Fixture } from "../run/fixture.js";
 import { snapshotTree } from "../tree.js";
 
@@ -193,7 +193,7 @@ test("a bad exclude_larger_than or a missing list file exits 2, naming the confi
 
 /** `sov run` under /usr/bin/time, killed after `seconds`: its exit code and peak RSS in MiB. */
 function boundedRun(fx: Fixture, seconds: number): { code: number | null; stderr: string; peakMiB: number } {
-  const res = spawnSync("/usr/bin/time", ["-f", "peak-rss-kib=%M", process.execPath, SOV_BIN, "run"], {
+  const res = spawnSync("/usr/bin/time", ["-f", "peak-rss-kib=%M", process.execPath, ...SOV_NODE_FLAGS, SOV_BIN, "run"], {
     env: { ...process.env, ...fx.env },
     encoding: "utf8",
     timeout: seconds * 1000,

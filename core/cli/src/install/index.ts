@@ -238,7 +238,8 @@ export function wrapperScript(name: string, nodePath: string, shimPath: string):
     "#!/bin/sh",
     `# ${name}: ${WRAPPER_MARK}. Runs sov with the node that installed it (the timer's`,
     "# PATH may not have node); re-run `sov install` after moving or upgrading node or sov.",
-    `exec ${shellQuote(nodePath)} ${shellQuote(shimPath)} "$@"`,
+    // --single-threaded-gc: see bin/sov.js
+    `exec ${shellQuote(nodePath)} --single-threaded-gc ${shellQuote(shimPath)} "$@"`,
     "",
   ].join("\n");
 }
