@@ -101,10 +101,8 @@ class DecryptStream extends Transform {
     } catch (err) {
       failure = this.#explain(err);
     }
-    if (failure || end || this.#out.size >= OUTPUT_BATCH_SIZE) {
-      const verified = this.#out.drain();
-      if (verified) this.push(verified);
-    }
+    // pushed as the pieces they were opened into: joining them would copy all the plaintext
+    if (failure || end || this.#out.size >= OUTPUT_BATCH_SIZE) for (const verified of this.#out.drainPieces()) this.push(verified);
     callback(failure);
   }
 

@@ -1,6 +1,7 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { errorMessage } from "@sov/core";
 import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "@sov/core/archive";
+import { chunksOf } from "./chunks.js";
 import { stageOf } from "./stage.js";
 
 /**
@@ -54,7 +55,7 @@ export class TarReader {
   private finished = false;
 
   constructor(source: Readable | AsyncIterable<Buffer>) {
-    this.source = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.source = source instanceof Readable ? chunksOf(source) : source[Symbol.asyncIterator]();
   }
 
   /** The tar stream's byte count so far. */
