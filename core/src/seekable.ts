@@ -131,6 +131,6 @@ export class SeekableCompressStream extends Transform {
     this.dispose();
     if (this.framesOut.length > 0) throw new Error(`the compressor did not finish ${this.framesOut.length} frame(s)`);
     const scan = this.scanner.result;
-    if (scan.state === "end") this.push(this.index.finish(scan.offset));
+    if (scan.state === "end") this.push(await this.index.finishAsync(scan.offset));
   }
 }

@@ -21,7 +21,10 @@
  * Everything read back is checked: a damaged or lying index is refused (SeekIndexError), and
  * restore then reads the archive whole.
  */
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { promisify } from "node:util";
+import { deflateRaw, deflateRawSync, inflateRawSync } from "node:zlib";
+
+const deflateRawAsync = promisify(deflateRaw);
 import type { TarEntry } from "./tar-decode.js";
 import { BLOCK_SIZE, paddedSize } from "./tar-format.js";
 
@@ -103,6 +106,16 @@ export class SeekIndexWriter {
 
   /** The whole skippable frame. */
   finish(endOfEntries: number): Buffer {
+    return indexFrame(deflateRawSync(this.body(endOfEntries), { level: 6 }));
+  }
+
+  /** The same, compressed on the thread pool: 200,000 entries took the event loop 0.1 s. */
+  async finishAsync(endOfEntries: number): Promise<Buffer> {
+    return indexFrame(await deflateRawAsync(this.body(endOfEntries), { level: 6 }));
+  }
+
+  /** The entries written so far, then the end of entries and the frames: what is deflated. */
+  private body(endOfEntries: number): Buffer {
     const out = this.out;
     out.byte(END_OF_ENTRIES);
     out.varint(endOfEntries);
@@ -111,16 +124,20 @@ export class SeekIndexWriter {
       out.varint(tarLength);
       out.varint(compLength);
     }
-    const body = deflateRawSync(out.result(), { level: 6 });
-    const footer = Buffer.alloc(SEEK_FOOTER_SIZE);
-    footer.writeUInt32LE(body.length, 0);
-    footer.writeUInt32LE(VERSION, 4);
-    FOOTER_MAGIC.copy(footer, 8);
-    const header = Buffer.alloc(FRAME_HEADER_SIZE);
-    header.writeUInt32LE(SKIPPABLE_MAGIC, 0);
-    header.writeUInt32LE(body.length + SEEK_FOOTER_SIZE, 4);
-    return Buffer.concat([header, body, footer]);
+    return out.result();
   }
+}
+
+/** The skippable frame around a deflated index body, with its footer. */
+function indexFrame(body: Buffer): Buffer {
+  const footer = Buffer.alloc(SEEK_FOOTER_SIZE);
+  footer.writeUInt32LE(body.length, 0);
+  footer.writeUInt32LE(VERSION, 4);
+  FOOTER_MAGIC.copy(footer, 8);
+  const header = Buffer.alloc(FRAME_HEADER_SIZE);
+  header.writeUInt32LE(SKIPPABLE_MAGIC, 0);
+  header.writeUInt32LE(body.length + SEEK_FOOTER_SIZE, 4);
+  return Buffer.concat([header, body, footer]);
 }
 
 /** The whole skippable frame for `index` (what SeekIndexWriter makes, in one call). */
