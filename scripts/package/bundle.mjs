@@ -4,6 +4,7 @@
 import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./exec.mjs";
+import { sovNodeFlags } from "../../core/cli/dist/src/node-flags.js";
 
 /**
  * Builds `treeDir` (node/, lib/node_modules/, bin/) from the npm pack tarballs. `runtime` is
@@ -32,19 +33,21 @@ export function buildTree({ treeDir, tarballs, runtime, commands }) {
   for (const pkg of commands) {
     for (const [name, script] of Object.entries(pkg.bin)) {
       const wrapper = join(treeDir, "bin", name);
-      writeFileSync(wrapper, wrapperScript(name, `lib/node_modules/${pkg.name}/${script.replace(/^\.\//, "")}`));
+      writeFileSync(wrapper, wrapperScript(name, `lib/node_modules/${pkg.name}/${script.replace(/^\.\//, "")}`, sovNodeFlags(runtime.version)));
       chmodSync(wrapper, 0o755);
     }
   }
 }
 
-/** A bin/ wrapper: resolves its own symlinks (/usr/bin/sov -> /usr/lib/sov/bin/sov), then runs the bundled node. */
-function wrapperScript(name, script) {
+/**
+ * A bin/ wrapper: resolves its own symlinks (/usr/bin/sov -> /usr/lib/sov/bin/sov), then runs the
+ * bundled node with sov's flags for it (core/cli/src/node-flags.ts).
+ */
+function wrapperScript(name, script, flags) {
   return `#!/bin/sh
 # ${name}: runs sov with the Node.js bundled beside it, wherever this tree was unpacked.
-# --single-threaded-gc: see core/cli/bin/sov.js.
 root=$(dirname "$(dirname "$(readlink -f "$0")")")
-exec "$root/node/bin/node" --single-threaded-gc "$root/${script}" "$@"
+exec "$root/node/bin/node" ${flags.map((f) => `${f} `).join("")}"$root/${script}" "$@"
 `;
 }
 

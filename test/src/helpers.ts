@@ -1,3 +1,4 @@
+import { sovNodeFlags } from "@sov/cli";
 import { execFileSync, spawn, spawnSync, type SpawnOptions } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -5,8 +6,8 @@ import type { TestContext } from "node:test";
 
 export const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 export const SOV_BIN = join(REPO, "core/cli/bin/sov.js");
-/** Node's flags as every launcher passes them (bin/sov.js's shebang, the install wrappers, the package's bin/). */
-export const SOV_NODE_FLAGS = ["--single-threaded-gc"];
+/** Node's flags as the launchers pass them (the install wrappers, the package's bin/). */
+export const SOV_NODE_FLAGS = sovNodeFlags();
 export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.getuid?.() === 0;
 

@@ -1,9 +1,7 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env node
 // A committed shim so npm can link the `sov` command before `tsc -b` has built dist/.
-// --single-threaded-gc: V8's parallel and concurrent GC threads compete with sov's own threads
-// for the cores; on two cores doing that work on the main thread cut a backup's CPU by 7% and
-// --verify's by 25% (README, Performance). Every launcher passes it: this shebang, the wrappers
-// `sov install` writes and the package's bin/ scripts. V8 takes it only at start-up.
+// Node's flags (src/node-flags.ts) come from the launcher: the wrappers `sov install` writes
+// and the package's bin/ scripts.
 // First, before anything is loaded: a SIGUSR1 listener keeps Node from opening its inspector
 // (code execution as root for any local user) on SIGUSR1.
 process.on("SIGUSR1", () => {});

@@ -1,5 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc
-// --single-threaded-gc: see sov.js.
+#!/usr/bin/env node
 // The bash tool's restore command name and flags, kept for existing habits.
 // First, before anything is loaded: a SIGUSR1 listener keeps Node from opening its inspector
 // (code execution as root for any local user) on SIGUSR1.

@@ -8,6 +8,7 @@ import { buildInfo } from "./build-info.js";
 import { writeMetrics } from "./report/metrics.js";
 import { startProgress } from "./report/progress.js";
 
+export { sovNodeFlags } from "./node-flags.js";
 export const DEFAULT_LOG_FILE = "/var/log/sovereign-backup.log";
 
 const HELP = `sov: encrypted backups to local disk, a USB stick, or a plugin's destination
