@@ -19,8 +19,8 @@ export function chunksOf(readable: Readable, ahead = 4): AsyncIterableIterator<B
     wake = undefined;
     w?.();
   };
-  readable.on("data", (chunk: Buffer | string) => {
-    queue.push(typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk);
+  readable.on("data", (chunk: Buffer) => {
+    queue.push(chunk);
     if (queue.length >= ahead) readable.pause();
     notify();
   });
