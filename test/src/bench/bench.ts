@@ -17,6 +17,7 @@ import { ensureCorpus, ensureKeypair, parseSize, type Corpus } from "./corpus.js
 import { offsiteScenario, s3FromEnv } from "./offsite.js";
 import { seekFilesScenario, seekRestoreScenario } from "./seek.js";
 import { emptyEntriesCorpus, ensureEmptyEntriesArchive } from "./empty-entries.js";
+import { unmountLeftovers } from "./scratch-fs.js";
 import { GNU_TIME, measure, spread, type Sample, type Spread } from "./measure.js";
 import { formatProfile, readProfiles } from "./profile.js";
 import {
@@ -274,6 +275,7 @@ async function main(): Promise<number> {
   requireTools();
   const benchDir = join(REPO, ".bench");
   const work = join(benchDir, "work");
+  unmountLeftovers(work); // an interrupted run's scratch file systems
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, "logs"), { recursive: true, mode: 0o755 });
   const info = machine(benchDir);
@@ -364,6 +366,8 @@ async function main(): Promise<number> {
       const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       console.log(`\n!! ${name} FAILED, no figures reported for it:\n${message}`);
       results.push({ name, title: scenario.title, corpus: scenario.corpus.describe, corpusBytes: scenario.corpus.bytes, runs: 0, sov: [], ref: [], error: message });
+    } finally {
+      scenario.teardown?.();
     }
   }
 

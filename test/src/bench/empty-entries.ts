@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CheckFailed, q } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
@@ -90,9 +90,4 @@ export function checkEmptyEntries(target: string, entries: number, what: string)
   if (files !== entries || directories.length !== Math.ceil(entries / FILES_PER_DIRECTORY)) {
     throw new CheckFailed(`${what}: restored ${files} files in ${directories.length} directories, expected ${entries}`);
   }
-}
-
-export function resetTarget(target: string): void {
-  rmSync(target, { recursive: true, force: true });
-  mkdirSync(target, { recursive: true });
 }

@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, openSync, closeSync, readSync, writeSync, fstatSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { checkEmptyEntries, resetTarget } from "./empty-entries.js";
+import { checkEmptyEntries } from "./empty-entries.js";
+import { ScratchFilesystem } from "./scratch-fs.js";
 import { SOV_BIN, SOV_NODE_FLAGS } from "../helpers.js";
 import { CheckFailed, listArchive, onlyArchive, q, restoresExactly, sameBytes, sameList, sameTree } from "./check.js";
 import type { Corpus, Keypair } from "./corpus.js";
@@ -49,6 +50,8 @@ export interface Scenario {
    * timed run. baseline.sh does not fsync; sov does before it publishes, inside its wall time.
    */
   refFsyncS?: number[];
+  /** Releases what setup() made (a scratch file system); runs after the last run, also after a failure. */
+  teardown?(): void;
 }
 
 export interface BenchContext {
@@ -228,32 +231,29 @@ export function verifyScenario(name: string, corpus: Corpus, input: () => string
 
 /** `sov restore FILE TARGET` vs `age -d | zstd -d | tar -x`; every sov restore is compared with the corpus. */
 export function restoreScenario(name: string, corpus: Corpus, input: () => string, cli: RestoreCli, goals: Goals, ctx: BenchContext): Scenario {
-  const dir = join(ctx.work, name);
-  const sovTarget = join(dir, "sov");
-  const refTarget = join(dir, "ref");
+  const scratch = new ScratchFilesystem(join(ctx.work, name), { bytes: corpus.bytes, entries: corpus.files + 1000 });
   let archive = "";
   return {
     name,
     title: "sov restore FILE TARGET  vs  age -d | zstd -d | tar -x",
-    checks: "every tree sov restores, and the reference's warm-up tree, is compared with the corpus in full",
+    checks: `every tree sov restores, and the reference's warm-up tree, is compared with the corpus in full; ${scratchNote(scratch)}`,
     corpus,
     goals,
     setup() {
       archive = input();
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(refTarget, { recursive: true });
+      scratch.fresh();
     },
-    sovArgs: () => cli.restore(archive, sovTarget, ctx.keys.identity),
-    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)}`),
+    sovArgs: () => cli.restore(archive, scratch.target, ctx.keys.identity),
+    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(scratch.target)}`),
     afterSov(run) {
-      sameTree(corpus.dir, sovTarget, `sov restore (run ${run})`);
-      rmSync(sovTarget, { recursive: true, force: true });
+      sameTree(corpus.dir, scratch.target, `sov restore (run ${run})`);
+      scratch.fresh();
     },
     afterRef(run) {
-      if (run === 0) sameTree(corpus.dir, refTarget, "age | zstd | tar -x (warm-up)");
-      rmSync(refTarget, { recursive: true, force: true });
-      mkdirSync(refTarget, { recursive: true });
+      if (run === 0) sameTree(corpus.dir, scratch.target, "age | zstd | tar -x (warm-up)");
+      scratch.fresh();
     },
+    teardown: () => scratch.release(),
   };
 }
 
@@ -262,30 +262,35 @@ export function restoreScenario(name: string, corpus: Corpus, input: () => strin
  * tar -x`: what it checks is sov's peak RSS, which must not grow with the entry count.
  */
 export function emptyEntriesRestoreScenario(corpus: Corpus, input: () => string, cli: RestoreCli, ctx: BenchContext): Scenario {
-  const dir = join(ctx.work, "empty-restore");
-  const sovTarget = join(dir, "sov");
-  const refTarget = join(dir, "ref");
+  const scratch = new ScratchFilesystem(join(ctx.work, "empty-restore"), { bytes: 0, entries: corpus.files + 1000 });
   let archive = "";
   return {
     name: "empty-restore",
     title: "sov restore of empty entries  vs  age -d | zstd -d | tar -x",
-    checks: `every restore (sov's and the reference's) must hold all ${corpus.files.toLocaleString("en-US")} entries as regular files`,
+    checks: `every restore (sov's and the reference's) must hold all ${corpus.files.toLocaleString("en-US")} entries as regular files; ${scratchNote(scratch)}`,
     corpus,
     goals: { wallRatio: 1.2, rssMiB: 200, loopMs: 100 },
     setup() {
       archive = input();
-      rmSync(dir, { recursive: true, force: true });
-      resetTarget(refTarget);
+      scratch.fresh();
     },
-    sovArgs: () => cli.restore(archive, sovTarget, ctx.keys.identity),
-    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(refTarget)}`),
+    sovArgs: () => cli.restore(archive, scratch.target, ctx.keys.identity),
+    ref: () => bashCommand("age | zstd | tar -x", `age -d -i ${q(ctx.keys.identity)} ${q(archive)} | zstd -d -c | tar -x -C ${q(scratch.target)}`),
     afterSov(run) {
-      checkEmptyEntries(sovTarget, corpus.files, `sov restore (run ${run})`);
-      rmSync(sovTarget, { recursive: true, force: true });
+      checkEmptyEntries(scratch.target, corpus.files, `sov restore (run ${run})`);
+      scratch.fresh();
     },
     afterRef(run) {
-      if (run === 0) checkEmptyEntries(refTarget, corpus.files, "age | zstd | tar -x (warm-up)");
-      resetTarget(refTarget);
+      if (run === 0) checkEmptyEntries(scratch.target, corpus.files, "age | zstd | tar -x (warm-up)");
+      scratch.fresh();
     },
+    teardown: () => scratch.release(),
   };
+}
+
+/** How the restores' targets are made, for the scenario's "checks" line. */
+function scratchNote(scratch: ScratchFilesystem): string {
+  return scratch.fallback
+    ? `every run restores into a new directory on the bench's disk (${scratch.fallback}: no fresh file system per run, so a run may pay for the previous run's deletions)`
+    : "every run restores into a fresh ext4 file system on a loop device";
 }
