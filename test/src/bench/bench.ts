@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { REPO } from "../helpers.js";
+import { hasTool, REPO } from "../helpers.js";
 import { ensureCorpus, ensureKeypair, parseSize, type Corpus } from "./corpus.js";
 import { offsiteScenario, s3FromEnv } from "./offsite.js";
 import { seekFilesScenario, seekRestoreScenario } from "./seek.js";
@@ -92,9 +92,7 @@ function parseCli() {
 }
 
 function requireTools(): void {
-  const missing = ["age", "age-keygen", "zstd", "tar", "bash", "diff", "find", "cmp", "sha256sum"].filter(
-    (t) => spawnSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" }).status !== 0,
-  );
+  const missing = ["age", "age-keygen", "zstd", "tar", "bash", "diff", "find", "cmp", "sha256sum"].filter((t) => !hasTool(t));
   if (spawnSync(GNU_TIME, ["--version"], { stdio: "ignore" }).status !== 0) missing.push(`${GNU_TIME} (apt-get install time)`);
   if (missing.length) throw new Error(`the benchmark needs ${missing.join(", ")}`);
 }

@@ -16,6 +16,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { hasTool } from "../helpers.js";
 
 const MiB = 1024 * 1024;
 
@@ -36,7 +37,7 @@ export class ScratchFilesystem {
   private loopDevice: string | null = null;
 
   constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly size: ScratchSize,
   ) {
     this.image = join(dir, "scratch.ext4");
@@ -46,12 +47,12 @@ export class ScratchFilesystem {
   }
 
   /** Drops what the last restore wrote and leaves `target` as a new empty directory. */
-  fresh(): string {
+  fresh(): void {
     this.release();
     mkdirSync(this.mountPoint, { recursive: true });
     if (this.fallback) {
       mkdirSync(this.target);
-      return this.target;
+      return;
     }
     // Room for the content in 4 KiB blocks, and inodes for every entry; the image is sparse.
     const inodes = Math.ceil(this.size.entries * 1.1) + 16_384;
@@ -63,7 +64,6 @@ export class ScratchFilesystem {
     execFileSync("mount", ["-t", "ext4", this.loopDevice, this.mountPoint]);
     mkdirSync(this.target);
     execFileSync("sync");
-    return this.target;
   }
 
   /** Unmounts and deletes the file system (or the fallback directory). */
@@ -79,10 +79,8 @@ export class ScratchFilesystem {
 
 function unavailable(): string | null {
   if (process.getuid?.() !== 0) return "not root";
-  for (const tool of ["losetup", "mkfs.ext4", "mount"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is missing`;
-  }
-  return null;
+  const missing = ["losetup", "mkfs.ext4", "mount"].find((tool) => !hasTool(tool));
+  return missing ? `${missing} is missing` : null;
 }
 
 /** Unmounts (and detaches) file systems an interrupted bench left mounted under `dir`. */
