@@ -56,10 +56,12 @@ export interface RawHeader {
 const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 
 export function isZeroBlock(block: Buffer): boolean {
-  return block.equals(ZERO_BLOCK);
+  // a header's name starts at its first byte: only a block that starts with NUL needs comparing
+  return block[0] === 0 && block.equals(ZERO_BLOCK);
 }
 
 function cString(block: Buffer, [start, length]: Field): string {
+  if (block[start] === 0) return ""; // most link names, and absent owner names
   const end = block.indexOf(0, start);
   return block.toString("latin1", start, end === -1 || end > start + length ? start + length : end);
 }
@@ -101,6 +103,11 @@ function numeric(block: Buffer, [start, length]: Field, what: string, offset: nu
   return digits ? value : 0;
 }
 
+/**
+ * The stored checksum against the block's byte sum with the checksum field counted as spaces.
+ * POSIX sums unsigned bytes; some old tars summed signed ones, which only differs when a byte is
+ * over 127, so the signed sum is only computed when the unsigned one does not match.
+ */
 function checksumMatches(block: Buffer, offset: number): boolean {
   let stored: number;
   try {
@@ -109,15 +116,30 @@ function checksumMatches(block: Buffer, offset: number): boolean {
     return false;
   }
   const [from, width] = CHKSUM;
-  let unsigned = 8 * 0x20;
-  let signed = 8 * 0x20;
-  for (let i = 0; i < BLOCK_SIZE; i++) {
-    if (i >= from && i < from + width) continue;
-    const b = block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+  const sum = byteSum(block);
+  let field = 0;
+  for (let i = from; i < from + width; i++) field += block[i]!;
+  const unsigned = sum - field + width * 0x20;
+  if (stored === unsigned) return true;
+  let high = 0;
+  for (let i = 0; i < BLOCK_SIZE; i++) if ((i < from || i >= from + width) && block[i]! > 127) high++;
+  return stored === unsigned - 256 * high;
+}
+
+/** A DataView of the buffer the last block was in: headers come many to a chunk. */
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/** The sum of a block's 512 bytes, four at a time: two bytes' lanes per 32-bit word, which cannot overflow in one block. */
+function byteSum(block: Buffer): number {
+  if (view.buffer !== block.buffer) view = new DataView(block.buffer);
+  let even = 0;
+  let odd = 0;
+  for (let at = block.byteOffset, end = at + BLOCK_SIZE; at < end; at += 4) {
+    const word = view.getUint32(at, true);
+    even += word & 0x00ff00ff;
+    odd += (word >>> 8) & 0x00ff00ff;
   }
-  return stored === unsigned || stored === signed;
+  return (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16);
 }
 
 /** Decodes a non-zero header block; throws TarFormatError when it is not a valid header. */
@@ -126,12 +148,12 @@ export function decodeHeader(block: Buffer, offset: number): RawHeader {
     throw new TarFormatError(`tar header checksum mismatch at byte ${offset}: the tar stream is corrupt`);
   }
   const typeflag = String.fromCharCode(block[TYPE[0]]!);
-  const magic = block.toString("latin1", MAGIC[0], MAGIC[0] + 6);
+  const m = MAGIC[0];
+  const isUstar = block[m] === 0x75 && block[m + 1] === 0x73 && block[m + 2] === 0x74 && block[m + 3] === 0x61 && block[m + 4] === 0x72;
   let name = cString(block, NAME);
-  // POSIX ustar keeps long names' leading directories in `prefix`; GNU's format uses that space
-  // for other fields, so the prefix only counts with the POSIX magic
-  if (magic === "ustar\0" && block[PREFIX[0]] !== 0) name = `${cString(block, PREFIX)}/${name}`;
-  const isUstar = magic.startsWith("ustar");
+  // POSIX ustar ("ustar\0") keeps long names' leading directories in `prefix`; GNU's format
+  // ("ustar ") uses that space for other fields, so the prefix only counts with the POSIX magic
+  if (isUstar && block[m + 5] === 0 && block[PREFIX[0]] !== 0) name = `${cString(block, PREFIX)}/${name}`;
   return {
     name,
     linkname: cString(block, LINKNAME),
@@ -145,7 +167,7 @@ export function decodeHeader(block: Buffer, offset: number): RawHeader {
     gname: isUstar ? cString(block, GNAME) : "",
     devmajor: isUstar ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
     devminor: isUstar ? numeric(block, DEVMINOR, "devminor", offset) : 0,
-    sparseExtended: magic === "ustar " && typeflag === "S" && block[482] !== 0,
+    sparseExtended: isUstar && block[m + 5] === 0x20 && typeflag === "S" && block[482] !== 0,
   };
 }
 
@@ -163,6 +185,7 @@ export function makeEntry(
   pax: ReadonlyMap<string, Buffer>,
   offset: number,
 ): TarEntry {
+  if (pax.size === 0) return plainEntry(raw, longName, longLink, offset);
   const paxBytes = (key: string) => pax.get(key)?.toString("latin1");
   const paxNumber = (key: string, fallback: number) => {
     const text = paxBytes(key);
@@ -171,34 +194,52 @@ export function makeEntry(
     if (!Number.isFinite(value)) throw new TarFormatError(`PAX ${key}=${text} is not a number at byte ${offset}`);
     return value;
   };
-  const name = paxBytes("path") || longName || raw.name;
-  const linkname = paxBytes("linkpath") || longLink || raw.linkname;
-  let type: TarEntry["type"] = ENTRY_TYPE_OF_FLAG[raw.typeflag] ?? "unsupported";
-  let unsupported = type === "unsupported" ? (UNSUPPORTED[raw.typeflag] ?? `unknown entry type '${printable(raw.typeflag)}'`) : undefined;
-  if ((raw.typeflag === "\0" || raw.typeflag === "0") && name.endsWith("/")) type = "directory";
+  const entry = plainEntry(
+    {
+      ...raw,
+      size: paxNumber("size", raw.size),
+      uid: paxNumber("uid", raw.uid),
+      gid: paxNumber("gid", raw.gid),
+      uname: paxBytes("uname") ?? raw.uname,
+      gname: paxBytes("gname") ?? raw.gname,
+      mtime: paxNumber("mtime", raw.mtime),
+    },
+    paxBytes("path") || longName,
+    paxBytes("linkpath") || longLink,
+    offset,
+  );
   if ([...pax.keys()].some((k) => k.startsWith("GNU.sparse."))) {
-    type = "unsupported";
-    unsupported = UNSUPPORTED.S;
+    entry.type = "unsupported";
+    entry.unsupported = UNSUPPORTED.S;
   }
-  const size = paxNumber("size", raw.size);
+  return entry;
+}
+
+/** The entry of a header with no PAX records (the common case, kept free of allocations). */
+function plainEntry(raw: RawHeader, longName: string | null, longLink: string | null, offset: number): TarEntry {
+  const name = longName || raw.name;
+  let type: TarEntry["type"] = ENTRY_TYPE_OF_FLAG[raw.typeflag] ?? "unsupported";
+  if ((raw.typeflag === "\0" || raw.typeflag === "0") && name.endsWith("/")) type = "directory";
+  const size = raw.size;
   if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError(`invalid size in the tar header at byte ${offset}`);
-  return {
+  const entry: TarEntry = {
     name,
-    linkname,
+    linkname: longLink || raw.linkname,
     type,
     typeflag: raw.typeflag,
     mode: raw.mode,
-    uid: paxNumber("uid", raw.uid),
-    gid: paxNumber("gid", raw.gid),
-    uname: paxBytes("uname") ?? raw.uname,
-    gname: paxBytes("gname") ?? raw.gname,
+    uid: raw.uid,
+    gid: raw.gid,
+    uname: raw.uname,
+    gname: raw.gname,
     size,
-    mtime: paxNumber("mtime", raw.mtime),
+    mtime: raw.mtime,
     devmajor: raw.devmajor,
     devminor: raw.devminor,
-    ...(unsupported ? { unsupported } : {}),
     offset,
   };
+  if (type === "unsupported") entry.unsupported = UNSUPPORTED[raw.typeflag] ?? `unknown entry type '${printable(raw.typeflag)}'`;
+  return entry;
 }
 
 function printable(flag: string): string {

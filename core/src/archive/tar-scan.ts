@@ -10,6 +10,7 @@ import { BLOCK_SIZE, paddedSize } from "./tar-format.js";
 
 /** Extended headers larger than this end the scan: no entry sov writes needs them. */
 const MAX_META_BYTES = 1024 * 1024;
+const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
 
 export type ScanOutcome =
   /** Still reading entries. */
@@ -105,7 +106,7 @@ export class TarScanner {
       case "V":
         throw new Error(`a volume label at byte ${offset}`);
     }
-    const entry = makeEntry(raw, this.longName, this.longLink, this.pax ?? new Map(), this.entryStart);
+    const entry = makeEntry(raw, this.longName, this.longLink, this.pax ?? NO_RECORDS, this.entryStart);
     this.entryStart = -1;
     this.longName = this.longLink = this.pax = null;
     this.skip = paddedSize(entry.size); // what follows every header, as restore's reader skips it

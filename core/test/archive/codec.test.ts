@@ -87,6 +87,39 @@ test("a time before 1970 is base-256 in the header itself, as GNU tar writes it"
   assert.equal(decodeHeader(ustar, 0).mtime, -86_400, "the header alone holds the time");
 });
 
+test("a header's checksum is checked over every byte, as POSIX's unsigned sum or old tars' signed one", () => {
+  // high bytes in the name make the two sums differ; a header block at an odd offset of its
+  // buffer, as one inside a decoded chunk can be
+  const header = encodeHeader({ ...base, name: "d/xxxxxxxxxx" });
+  assert.equal(header.length, BLOCK_SIZE);
+  header.write(`d/${nonUtf8}`, 0, "latin1");
+  const withChecksum = (sum: number) => {
+    const block = Buffer.alloc(BLOCK_SIZE + 3).subarray(3);
+    header.copy(block);
+    block.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    return block;
+  };
+  let unsigned = 8 * 0x20;
+  let signed = 8 * 0x20;
+  header.forEach((b, i) => {
+    if (i >= 148 && i < 156) return;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  });
+  assert.notEqual(unsigned, signed);
+  assert.equal(decodeHeader(withChecksum(unsigned), 0).name, `d/${nonUtf8}`);
+  assert.equal(decodeHeader(withChecksum(signed), 0).name, `d/${nonUtf8}`);
+  for (const wrong of [unsigned + 1, unsigned - 1, signed + 256, 0]) {
+    assert.throws(() => decodeHeader(withChecksum(wrong), 512), /checksum mismatch at byte 512/);
+  }
+  // one flipped bit anywhere outside the checksum field is caught
+  for (const at of [0, 99, 147, 156, 257, 345, 500, 511]) {
+    const block = withChecksum(unsigned);
+    block[at]! ^= 0x10;
+    assert.throws(() => decodeHeader(block, 0), /checksum mismatch/, `a flipped bit at byte ${at}`);
+  }
+});
+
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "sov-archive-codec-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

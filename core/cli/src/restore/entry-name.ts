@@ -6,6 +6,9 @@ import { byteString, compileGlobs, hasWildcards, MAX_MEMBER_DEPTH, type NameMatc
  */
 export const MAX_DEPTH = MAX_MEMBER_DEPTH;
 
+/** A NUL, a leading `/`, or a component that is empty, `.` or `..`. */
+const UNUSUAL_NAME = /\0|^\/|(?:^|\/)\.{0,2}(?:\/|$)/;
+
 export type NameCheck = { ok: true; parts: string[]; path: string } | { ok: false; reason: string };
 
 /**
@@ -15,6 +18,13 @@ export type NameCheck = { ok: true; parts: string[]; path: string } | { ok: fals
  * or foreign archive). Names are byte strings (see @sov/core/archive).
  */
 export function checkEntryName(name: string): NameCheck {
+  // The common name, checked with one scan: no NUL, not absolute, and no empty, `.` or `..`
+  // component (a directory's one trailing `/` aside). Anything else takes the long way below.
+  const path = name.endsWith("/") ? name.slice(0, -1) : name;
+  if (!UNUSUAL_NAME.test(path)) {
+    const parts = path.split("/");
+    if (parts.length <= MAX_DEPTH) return { ok: true, parts, path };
+  }
   if (name.includes("\0")) return { ok: false, reason: "the name contains a NUL byte" };
   if (name.startsWith("/")) return { ok: false, reason: "absolute name (would be written outside TARGET)" };
   const parts = name.split("/").filter((p) => p !== "" && p !== ".");

@@ -12,6 +12,7 @@ import { stageOf } from "./stage.js";
 const MAX_META_BYTES = 16 * 1024 * 1024;
 const MAX_META_HEADERS = 32;
 const EMPTY = Buffer.alloc(0);
+const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
 
 /**
  * Reading the archive failed: a decoder reported damage (age authentication, a compressor
@@ -119,7 +120,7 @@ export class TarReader {
           continue;
       }
       if (raw.sparseExtended) await this.skipSparseExtensions();
-      const records = this.globalPax.size ? new Map([...this.globalPax, ...(pax ?? [])]) : (pax ?? new Map<string, Buffer>());
+      const records = this.globalPax.size ? new Map([...this.globalPax, ...(pax ?? [])]) : (pax ?? NO_RECORDS);
       let entry: TarEntry;
       try {
         entry = makeEntry(raw, longName, longLink, records, firstOffset);
