@@ -1,4 +1,4 @@
-import type { Readable, Transform, Writable } from "node:stream";
+import type { Duplex, Readable, Transform, Writable } from "node:stream";
 import type { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook } from "tapable";
 import type { Logger } from "./log.js";
 import type { ArchiveStore, ByteRange } from "./storage.js";
@@ -223,6 +223,11 @@ export interface DecodeContext {
   /** The age identity file, for decryptors; read only when decrypting, never logged. */
   readonly identityFile?: string;
   readonly log: Logger;
+  /**
+   * The stream carries a whole archive, start to end (a restore or a verify), not a few frames
+   * of one: a decoder may spend a thread on it.
+   */
+  readonly whole?: boolean;
 }
 
 /** Bytes readable at any offset: an archive where it lies, or a decrypted view of one. */
@@ -236,7 +241,8 @@ export interface RangeReader {
 export interface ArchiveDecoder {
   /** The archive name suffix this decoder reverses (`zst`, `age`). */
   readonly extension: string;
-  createDecodeStream(ctx: DecodeContext): Promise<Transform>;
+  /** A Transform, or any Duplex that reads like one (compressed in, plain out). */
+  createDecodeStream(ctx: DecodeContext): Promise<Duplex>;
   /**
    * Encrypt decoders, optional: the plaintext of `ciphertext` as a RangeReader that reads and
    * authenticates only the parts asked for, so a restore of one file from a seekable archive

@@ -3,7 +3,7 @@ import { createCipheriv } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable, Writable, type Transform } from "node:stream";
+import { type Duplex, Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createLz4CompressStream, createLz4DecodeStream } from "../src/index.js";
 
@@ -64,7 +64,7 @@ export function* chunked(data: Buffer, sizes: readonly number[]): Generator<Buff
 }
 
 /** Runs `chunks` through `transform` and returns everything it wrote. */
-export async function through(transform: Transform, chunks: Iterable<Buffer>): Promise<Buffer> {
+export async function through(transform: Duplex, chunks: Iterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(chunks, { objectMode: false }),

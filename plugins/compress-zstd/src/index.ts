@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { definePlugin, type Compressor } from "@sov/core";
 import { CompressStream } from "zstd-napi";
 import { createZstdDecodeStream } from "./decode-stream.js";
+import { createThreadedZstdDecodeStream } from "./decode-thread.js";
 import { createZstdFrames } from "./frames.js";
 
 export const PLUGIN_NAME = "@sov/compress-zstd";
@@ -59,7 +60,9 @@ export default definePlugin<ZstdOptions>({
   decoder: {
     extension: "zst",
     // zstd checks each frame's checksum; a truncated stream fails at its end. Bounded memory
-    // whatever the compression ratio: see decode-stream.ts.
-    createDecodeStream: async () => createZstdDecodeStream(),
+    // whatever the compression ratio: see decode-stream.ts and decode-thread.ts. A whole
+    // archive decodes on a thread of its own; a few frames of one (a seekable restore's
+    // spans) are not worth starting a thread for.
+    createDecodeStream: async (ctx) => (ctx.whole ? createThreadedZstdDecodeStream() : createZstdDecodeStream()),
   },
 });

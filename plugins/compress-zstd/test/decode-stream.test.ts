@@ -1,58 +1,84 @@
 /**
- * The zstd decoder: reads what the zstd CLI writes, whatever the chunking, fails on a cut
- * stream, and produces output only as fast as its reader takes it.
+ * The zstd decoders, on the event-loop thread (a seekable restore's spans) and on a thread of
+ * their own (a whole archive): each reads what the zstd CLI writes, whatever the chunking,
+ * fails on a cut or corrupt stream, and produces output only as fast as its reader takes it.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { Readable, Writable } from "node:stream";
+import { type Duplex, Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { test } from "node:test";
 import { needTools } from "@sov/core/testing";
 import { createZstdDecodeStream } from "../src/decode-stream.js";
+import { createThreadedZstdDecodeStream } from "../src/decode-thread.js";
+
+const decoders: Array<[string, () => Duplex]> = [
+  ["on the event-loop thread", createZstdDecodeStream],
+  ["on a thread of its own", createThreadedZstdDecodeStream],
+];
 
 const zstdCli = (input: Buffer, ...args: string[]) => execFileSync("zstd", ["-q", "-c", ...args], { input, maxBuffer: 1 << 28 });
 
 /** Decodes `compressed` fed in pieces of `chunk` bytes. */
-async function decode(compressed: Buffer, chunk = 65536): Promise<Buffer> {
+async function decode(createDecoder: () => Duplex, compressed: Buffer, chunk = 65536): Promise<Buffer> {
   const pieces: Buffer[] = [];
   for (let i = 0; i < compressed.length; i += chunk) pieces.push(compressed.subarray(i, i + chunk));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(pieces), createZstdDecodeStream(), new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+  await pipeline(Readable.from(pieces), createDecoder(), new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
   return Buffer.concat(out);
 }
 
-test("what the zstd CLI writes decodes to the same bytes, whole, in pieces and byte by byte", async (t) => {
-  if (!needTools(t, "zstd")) return;
-  const plain = Buffer.concat([randomBytes(300_000), Buffer.alloc(2_000_000), Buffer.from("end")]);
-  const compressed = zstdCli(plain, "-3");
-  assert.ok((await decode(compressed)).equals(plain), "64 KiB pieces");
-  assert.ok((await decode(compressed, compressed.length)).equals(plain), "one piece");
-  const small = Buffer.concat([randomBytes(3000), Buffer.alloc(100_000)]);
-  assert.ok((await decode(zstdCli(small), 1)).equals(small), "byte by byte");
-  const twoFrames = Buffer.concat([zstdCli(Buffer.from("one ")), zstdCli(Buffer.from("two"))]);
-  assert.equal((await decode(twoFrames, 7)).toString(), "one two", "frames one after another");
-  assert.equal((await decode(zstdCli(Buffer.alloc(0)))).length, 0, "an empty frame");
-});
+for (const [how, createDecoder] of decoders) {
+  test(`${how}: what the zstd CLI writes decodes to the same bytes, whole, in pieces and byte by byte`, async (t) => {
+    if (!needTools(t, "zstd")) return;
+    const plain = Buffer.concat([randomBytes(300_000), Buffer.alloc(2_000_000), Buffer.from("end")]);
+    const compressed = zstdCli(plain, "-3");
+    assert.ok((await decode(createDecoder, compressed)).equals(plain), "64 KiB pieces");
+    assert.ok((await decode(createDecoder, compressed, compressed.length)).equals(plain), "one piece");
+    const small = Buffer.concat([randomBytes(3000), Buffer.alloc(100_000)]);
+    assert.ok((await decode(createDecoder, zstdCli(small), 1)).equals(small), "byte by byte");
+    const twoFrames = Buffer.concat([zstdCli(Buffer.from("one ")), zstdCli(Buffer.from("two"))]);
+    assert.equal((await decode(createDecoder, twoFrames, 7)).toString(), "one two", "frames one after another");
+    assert.equal((await decode(createDecoder, zstdCli(Buffer.alloc(0)))).length, 0, "an empty frame");
+  });
 
-test("a stream cut inside a frame fails, and corrupt data fails", async (t) => {
+  test(`${how}: a stream cut inside a frame fails, and corrupt data fails`, async (t) => {
+    if (!needTools(t, "zstd")) return;
+    const compressed = zstdCli(randomBytes(200_000));
+    await assert.rejects(decode(createDecoder, compressed.subarray(0, compressed.length - 10)), /ends in the middle of a frame/);
+    const corrupt = Buffer.from(compressed);
+    corrupt.fill(0x55, 100, 400);
+    await assert.rejects(decode(createDecoder, corrupt));
+  });
+
+  test(`${how}: a highly compressed stream is decoded only as fast as the reader takes it`, async (t) => {
+    if (!needTools(t, "zstd")) return;
+    const compressed = zstdCli(Buffer.alloc(256 << 20), "-3"); // 256 MiB of zeros in a few KB
+    const decoder = createDecoder();
+    decoder.end(compressed);
+    // the reader takes nothing for a while: what the decoder holds is what it buffered on its own
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(decoder.readableLength <= 2 << 20, `${decoder.readableLength} bytes decoded ahead of the reader`);
+    let total = 0;
+    for await (const piece of decoder) total += (piece as Buffer).length;
+    assert.equal(total, 256 << 20, "and then all of it");
+  });
+}
+
+test("the decoder's thread ends when its stream is destroyed halfway, or fails on damage", async (t) => {
   if (!needTools(t, "zstd")) return;
-  const compressed = zstdCli(randomBytes(200_000));
-  await assert.rejects(decode(compressed.subarray(0, compressed.length - 10)), /ends in the middle of a frame/);
+  const compressed = zstdCli(randomBytes(8 << 20), "-1");
+  const decoder = createThreadedZstdDecodeStream();
+  decoder.write(compressed.subarray(0, 4 << 20));
+  for await (const piece of decoder) {
+    assert.ok((piece as Buffer).length > 0);
+    break; // destroys the stream
+  }
+  assert.ok(decoder.destroyed);
+  // a destroyed decoder's thread is gone: nothing keeps this test's process alive (the runner
+  // would time out), and a second one decodes as usual
   const corrupt = Buffer.from(compressed);
-  corrupt.fill(0x55, 100, 400);
-  await assert.rejects(decode(corrupt));
-});
-
-test("a highly compressed stream is decoded only as fast as the reader takes it", async (t) => {
-  if (!needTools(t, "zstd")) return;
-  const compressed = zstdCli(Buffer.alloc(256 << 20), "-3"); // 256 MiB of zeros in a few KB
-  const decoder = createZstdDecodeStream();
-  decoder.end(compressed);
-  // the reader takes nothing for a while: what the decoder holds is what it buffered on its own
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.ok(decoder.readableLength <= 2 << 20, `${decoder.readableLength} bytes decoded ahead of the reader`);
-  let total = 0;
-  for await (const piece of decoder) total += (piece as Buffer).length;
-  assert.equal(total, 256 << 20, "and then all of it");
+  corrupt.fill(0x55, 1 << 20, (1 << 20) + 300);
+  await assert.rejects(decode(createThreadedZstdDecodeStream, corrupt), (err: Error) => !/thread/.test(err.message));
 });

@@ -59,7 +59,7 @@ export async function openArchivePlaintext(
       const decoder = await lookup(step.extension);
       let stream;
       try {
-        stream = await decoder.createDecodeStream({ identityFile, log: log.child(step.extension) });
+        stream = await decoder.createDecodeStream({ identityFile, log: log.child(step.extension), whole: true });
       } catch (err) {
         if (err instanceof SovError) throw err;
         throw new ConfigError(`${step.stage}: cannot start: ${errorMessage(err)}`, { cause: err });

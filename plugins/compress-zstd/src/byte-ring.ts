@@ -1,0 +1,79 @@
+/**
+ * A byte ring in shared memory between two threads: one writes, the other reads, and neither
+ * allocates or posts a message per chunk. The two counters are running byte totals (wrapping
+ * at 2^32, so the ring must hold less than 2^31 bytes); what lies between them is the readable
+ * part. Waiting is left to the user: a thread that cannot go on waits on a doorbell the other
+ * rings after it moved a counter (see decode-thread.ts).
+ */
+
+/** Indexes into the control array. */
+const WRITTEN = 0;
+const READ = 1;
+
+export class ByteRing {
+  readonly bytes: Uint8Array;
+  private readonly counters: Int32Array;
+  private readonly mask: number;
+
+  /** `shared` from ByteRing.allocate(), on both sides. */
+  constructor(readonly shared: SharedArrayBuffer) {
+    this.counters = new Int32Array(shared, 0, 2);
+    this.bytes = new Uint8Array(shared, 8);
+    this.mask = this.bytes.length - 1;
+  }
+
+  /** A ring of `size` bytes, a power of two below 2^31. */
+  static allocate(size: number): SharedArrayBuffer {
+    if (!Number.isInteger(Math.log2(size)) || size >= 2 ** 31) throw new RangeError(`ring size ${size} is not a power of two below 2^31`);
+    return new SharedArrayBuffer(8 + size);
+  }
+
+  /** Bytes written and not yet read. */
+  readable(): number {
+    return (Atomics.load(this.counters, WRITTEN) - Atomics.load(this.counters, READ)) | 0;
+  }
+
+  /** Room for more writes. */
+  writable(): number {
+    return this.bytes.length - this.readable();
+  }
+
+  /** The readable bytes that lie in one piece (a view of the ring, valid until consumed). */
+  readView(): Uint8Array {
+    const read = Atomics.load(this.counters, READ);
+    const start = read & this.mask;
+    return this.bytes.subarray(start, start + Math.min(this.readable(), this.bytes.length - start));
+  }
+
+  /** The free bytes that lie in one piece, to be filled and then committed. */
+  writeView(): Uint8Array {
+    const written = Atomics.load(this.counters, WRITTEN);
+    const start = written & this.mask;
+    return this.bytes.subarray(start, start + Math.min(this.writable(), this.bytes.length - start));
+  }
+
+  /** The reader is done with `n` bytes: the writer may reuse them. */
+  consume(n: number): void {
+    if (n > 0) Atomics.add(this.counters, READ, n);
+  }
+
+  /** The writer filled `n` bytes of its view: the reader may take them. */
+  commit(n: number): void {
+    if (n > 0) Atomics.add(this.counters, WRITTEN, n);
+  }
+
+  /** Copies as much of `data` in as there is room for; returns how much. */
+  write(data: Uint8Array): number {
+    let done = 0;
+    while (done < data.length) {
+      const view = this.writeView();
+      if (view.length === 0) break;
+      const n = Math.min(view.length, data.length - done);
+      view.set(data.subarray(done, done + n));
+      this.commit(n);
+      done += n;
+    }
+    return done;
+  }
+}
+

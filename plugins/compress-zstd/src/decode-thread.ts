@@ -1,0 +1,180 @@
+/**
+ * zstd decoding on a thread of its own, for a restore that reads a whole archive: the
+ * event-loop thread then only decrypts, reads the tar and makes the files, while the worker
+ * (decode-worker.ts) decodes beside it. GNU tar's pipeline spreads the same work over
+ * processes; on a tree of small files restore was bound by its one thread.
+ *
+ * The threads share two fixed rings (byte-ring.ts) and a doorbell each way, and post no
+ * message per chunk: compressed bytes are copied into the input ring, decoded ones copied out
+ * of the output ring into a new Buffer per push, as the single-threaded decoder allocated its
+ * blocks. So memory is the rings' 2.5 MiB and the worker's heap, whatever the ratio: when the
+ * reader stops asking, the output ring fills and the worker waits (issue 16's bound).
+ */
+import { Duplex } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { ByteRing } from "./byte-ring.js";
+import {
+  BELL_TO_MAIN, BELL_TO_WORKER, CONTROL_SLOTS, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, INPUT_ENDED, STATE, STOP,
+} from "./decode-messages.js";
+
+const INPUT_RING = 512 * 1024;
+const OUTPUT_RING = 2 << 20;
+/** The most one push carries: the size of the pieces the tar reader gets. */
+const PUSH_MAX = 128 * 1024;
+/** Decoded bytes buffered for the reader before the output ring is left to fill. */
+const READABLE_BUFFER = 1 << 20;
+
+export class ThreadedZstdDecodeStream extends Duplex {
+  private readonly input = new ByteRing(ByteRing.allocate(INPUT_RING));
+  private readonly output = new ByteRing(ByteRing.allocate(OUTPUT_RING));
+  private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  private worker: Worker | undefined;
+  private failure: Error | undefined;
+  /** The reader wants more: push until it says it has enough. */
+  private wanted = false;
+  private pumping = false;
+  /** _final's callback, called once the worker has decoded everything. */
+  private ended: ((err?: Error | null) => void) | undefined;
+
+  constructor() {
+    super({ readableHighWaterMark: READABLE_BUFFER, writableHighWaterMark: INPUT_RING });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.feed(chunk).then(() => callback(), callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    try {
+      this.start();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.ended = callback;
+    Atomics.store(this.control, INPUT_ENDED, 1);
+    this.ringWorker();
+    this.pump();
+  }
+
+  override _read(): void {
+    this.wanted = true;
+    this.pump();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    Atomics.store(this.control, STOP, 1);
+    this.ringWorker();
+    this.wakeSelf();
+    const worker = this.worker;
+    this.worker = undefined;
+    if (!worker) return callback(err);
+    worker.terminate().then(
+      () => callback(err),
+      () => callback(err),
+    );
+  }
+
+  /** The worker starts with the first bytes, so a stream destroyed before any holds none. */
+  private start(): void {
+    if (this.worker) return;
+    const setup: DecodeWorkerSetup = { input: this.input.shared, output: this.output.shared, control: this.control.buffer as SharedArrayBuffer };
+    const worker = new Worker(new URL("./decode-worker.js", import.meta.url), { workerData: setup });
+    worker.on("message", (failure: DecodeFailure) => this.fail(new Error(failure.message)));
+    worker.on("error", (err) => this.fail(new Error(`the zstd thread failed: ${err.message}`, { cause: err })));
+    worker.on("exit", (code) => {
+      if (Atomics.load(this.control, STATE) !== DONE && !this.destroyed) this.fail(new Error(`the zstd thread stopped unexpectedly (exit code ${code})`));
+    });
+    this.worker = worker;
+  }
+
+  /** Copies `chunk` into the input ring, waiting for room as the worker takes it. */
+  private async feed(chunk: Buffer): Promise<void> {
+    this.start();
+    for (let at = 0; ; ) {
+      const bell = Atomics.load(this.control, BELL_TO_MAIN);
+      this.check();
+      const copied = this.input.write(at === 0 ? chunk : chunk.subarray(at));
+      if (copied > 0) this.ringWorker();
+      at += copied;
+      if (at === chunk.length) return;
+      await this.waitForWorker(bell);
+    }
+  }
+
+  /** Pushes decoded bytes while the reader wants them; ends the stream once the worker is done. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    this.pumpAsync().catch((err: Error) => this.destroy(err));
+  }
+
+  private async pumpAsync(): Promise<void> {
+    // `pumping` is cleared in the same turn the loop ends, so a _read() after it starts a new pump
+    try {
+      while (this.wanted && !this.destroyed) {
+        const bell = Atomics.load(this.control, BELL_TO_MAIN);
+        this.check();
+        // DONE is read before the ring: the worker commits all its output before it says DONE,
+        // so a ring found empty after DONE holds nothing more
+        const done = Atomics.load(this.control, STATE) === DONE;
+        const view = this.output.readView();
+        if (view.length > 0) {
+          const n = Math.min(view.length, PUSH_MAX);
+          const piece = Buffer.allocUnsafe(n);
+          piece.set(view.subarray(0, n));
+          this.output.consume(n);
+          this.ringWorker();
+          // push() may call _read() before it returns, which wants more whatever push() says
+          this.wanted = false;
+          if (this.push(piece)) this.wanted = true;
+          continue;
+        }
+        if (done && this.ended) {
+          const ended = this.ended;
+          this.ended = undefined;
+          if (Atomics.load(this.control, ENDED_IN_FRAME)) {
+            ended(new Error("the zstd stream ends in the middle of a frame (truncated archive)"));
+            return;
+          }
+          ended();
+          this.push(null);
+          return;
+        }
+        await this.waitForWorker(bell);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private waitForWorker(bell: number): Promise<unknown> {
+    const result = Atomics.waitAsync(this.control, BELL_TO_MAIN, bell);
+    return result.async ? result.value : Promise.resolve();
+  }
+
+  private ringWorker(): void {
+    Atomics.add(this.control, BELL_TO_WORKER, 1);
+    Atomics.notify(this.control, BELL_TO_WORKER);
+  }
+
+  /** Wakes this thread's own waits, so they look again (at a failure or destroy). */
+  private wakeSelf(): void {
+    Atomics.add(this.control, BELL_TO_MAIN, 1);
+    Atomics.notify(this.control, BELL_TO_MAIN);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.destroy(this.failure);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+    if (this.destroyed) throw new Error("zstd: the decoder was destroyed");
+  }
+}
+
+export function createThreadedZstdDecodeStream(): Duplex {
+  return new ThreadedZstdDecodeStream();
+}
