@@ -12,7 +12,7 @@
  */
 import { Duplex } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { ByteRing } from "./byte-ring.js";
+import { ByteRing } from "@sov/core/byte-ring";
 import {
   BELL_TO_MAIN, BELL_TO_WORKER, CONTROL_SLOTS, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, INPUT_ENDED, STATE, STOP,
 } from "./decode-messages.js";
@@ -21,6 +21,8 @@ const INPUT_RING = 512 * 1024;
 const OUTPUT_RING = 2 << 20;
 /** The most one push carries: the size of the pieces the tar reader gets. */
 const PUSH_MAX = 128 * 1024;
+/** Recycled pieces kept for reuse. */
+const SPARE_PIECES = 16;
 /** Decoded bytes buffered for the reader before the output ring is left to fill. */
 const READABLE_BUFFER = 1 << 20;
 
@@ -36,8 +38,21 @@ export class ThreadedZstdDecodeStream extends Duplex {
   /** _final's callback, called once the worker has decoded everything. */
   private ended: ((err?: Error | null) => void) | undefined;
 
+  /** Pushed pieces the reader gave back (recycle), filled again instead of new ones. */
+  private readonly spare: Buffer[] = [];
+
   constructor() {
     super({ readableHighWaterMark: READABLE_BUFFER, writableHighWaterMark: INPUT_RING });
+  }
+
+  /**
+   * The reader is done with a piece this stream pushed and will not touch it again (restore's
+   * extraction thread copies each one into its own ring): it is refilled instead of allocating
+   * another, so a whole archive leaves no trail of dead 128 KiB buffers for the collector.
+   */
+  recycle(piece: Buffer): void {
+    if (this.spare.length >= SPARE_PIECES || piece.buffer.byteLength !== PUSH_MAX || piece.byteOffset !== 0) return;
+    this.spare.push(Buffer.from(piece.buffer, 0, PUSH_MAX));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -121,7 +136,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
         const view = this.output.readView();
         if (view.length > 0) {
           const n = Math.min(view.length, PUSH_MAX);
-          const piece = Buffer.allocUnsafe(n);
+          const spare = this.spare.pop();
+          const piece = spare ? spare.subarray(0, n) : Buffer.allocUnsafe(n);
           piece.set(view.subarray(0, n));
           this.output.consume(n);
           this.ringWorker();

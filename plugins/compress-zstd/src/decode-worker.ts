@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
-import { ByteRing } from "./byte-ring.js";
+import { ByteRing } from "@sov/core/byte-ring";
 import {
   BELL_TO_MAIN, BELL_TO_WORKER, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, FAILED, INPUT_ENDED, STATE, STOP,
 } from "./decode-messages.js";

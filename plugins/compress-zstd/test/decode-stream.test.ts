@@ -82,3 +82,23 @@ test("the decoder's thread ends when its stream is destroyed halfway, or fails o
   corrupt.fill(0x55, 1 << 20, (1 << 20) + 300);
   await assert.rejects(decode(createThreadedZstdDecodeStream, corrupt), (err: Error) => !/thread/.test(err.message));
 });
+
+test("pieces the reader gives back are refilled, and what it reads is still the stream", async (t) => {
+  if (!needTools(t, "zstd")) return;
+  const plain = Buffer.concat([randomBytes(3 << 20), Buffer.alloc(5 << 20, 7), randomBytes(1 << 20)]);
+  const decoder = createThreadedZstdDecodeStream() as Duplex & { recycle(piece: Buffer): void };
+  decoder.end(zstdCli(plain, "-3"));
+  const out: Buffer[] = [];
+  const seen = new Set<ArrayBufferLike>();
+  let pieces = 0;
+  // 'data' hands over each piece as pushed (for await would join what is buffered)
+  decoder.on("data", (piece: Buffer) => {
+    pieces++;
+    seen.add(piece.buffer);
+    out.push(Buffer.from(piece)); // a copy, as restore's extraction thread takes one
+    decoder.recycle(piece);
+  });
+  await new Promise((resolve, reject) => decoder.on("end", resolve).on("error", reject));
+  assert.ok(Buffer.concat(out).equals(plain), "the bytes read are the stream's, in order");
+  assert.ok(seen.size < pieces / 4, `${seen.size} buffers for ${pieces} pieces: the recycled ones were refilled`);
+});

@@ -8,6 +8,7 @@ import { parseArchiveName, loadConfig, loadDecoder, shortHostname, type RangeRea
 import { configuredArchiveDirs, fallbackArchiveDirs, latestArchive, listArchives, OpenedDestinations, type ArchiveDir, type ListedArchive } from "./catalog.js";
 import { archiveLayers, openArchivePlaintext, type DecoderLookup } from "./decode.js";
 import { extractArchive, type ExtractOptions, type ExtractReport } from "./extract.js";
+import { extractArchiveOnThread } from "./extract-thread.js";
 import { countedRange, fileRange } from "./ranges.js";
 import { entriesOfTar, fileFilter, fileLine, type FileLine } from "./files.js";
 import { ArchiveReadError } from "./tar-reader.js";
@@ -181,7 +182,9 @@ async function dispatch(values: Values, positionals: string[], env: NodeJS.Proce
   let report: ExtractReport;
   try {
     const fromIndex = values.path?.length && archive.range ? await restoreFromIndex(name, archive.range, identity, decoderFor, targetDir, extractOptions, reading) : null;
-    report = fromIndex ?? (await extractArchive(await openArchivePlaintext(archive.open(), name, identity, { log, onRead: reading.count, decoderFor }), targetDir, extractOptions));
+    report =
+      fromIndex ??
+      (await extractArchiveOnThread(await openArchivePlaintext(archive.open(), name, identity, { log, onRead: reading.count, decoderFor }), targetDir, extractOptions));
   } finally {
     // the progress line is gone before the summary is written
     reading.stop();

@@ -3,7 +3,9 @@ import { spawnSync } from "node:child_process";
 import { setImmediate } from "node:timers/promises";
 import * as fs from "node:fs";
 import type { Readable } from "node:stream";
-import { ConfigError, errorMessage, silentLogger, type Logger } from "@sov/core";
+// the light entry points: extract-worker.ts loads this module on a thread of its own
+import { ConfigError, errorMessage } from "@sov/core/errors";
+import { silentLogger, type Logger } from "@sov/core/log";
 import { checkEntryName, PathFilter } from "./entry-name.js";
 import { OwnerMap } from "./owners.js";
 import { byteString, DeepPaths, displayName, type TarEntry } from "@sov/core/archive";
@@ -82,11 +84,20 @@ export interface ExtractReport {
  * truncated tar) stop the restore and are returned in `report.error`; what was written stays.
  */
 export async function extractArchive(tar: Readable | AsyncIterable<Buffer>, target: string, options: ExtractOptions = {}): Promise<ExtractReport> {
+  return extractInto(tar, resolveTarget(target), options);
+}
+
+/** TARGET's real path, once it is shown to be an existing directory given as itself, not by a symlink. */
+export function resolveTarget(target: string): string {
   const st = fs.lstatSync(target, { throwIfNoEntry: false });
   if (!st) throw new ConfigError(`restore target ${target} does not exist`);
   if (st.isSymbolicLink()) throw new ConfigError(`restore target ${target} is a symlink; give the directory it points to`);
   if (!st.isDirectory()) throw new ConfigError(`restore target ${target} is not a directory`);
-  const root = fs.realpathSync(target);
+  return fs.realpathSync(target);
+}
+
+/** extractArchive into `root`, a real path resolveTarget() gave. */
+export async function extractInto(tar: Readable | AsyncIterable<Buffer>, root: string, options: ExtractOptions = {}): Promise<ExtractReport> {
   const extractor = new Extractor(root, options);
   const reader = new TarReader(tar);
   try {

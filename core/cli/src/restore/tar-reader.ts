@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { errorMessage } from "@sov/core";
+import { errorMessage } from "@sov/core/errors";
 import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "@sov/core/archive";
 import { chunksOf } from "./chunks.js";
 import { stageOf } from "./stage.js";

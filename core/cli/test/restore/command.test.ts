@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
+import { PassThrough, Transform } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
-import { latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
+import { type DecoderLookup, latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
 import { silentLogger } from "@sov/core";
 import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
 
@@ -269,5 +269,61 @@ describe("argument errors are exit 2", () => {
     assert.match(r.log.text(), /restore FAILED: reading the tar: the tar ends inside the data of b/);
     assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
     assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
+  });
+
+  // A whole archive's extraction runs on a worker thread (extract-thread.ts): what the decoders
+  // say, what the extractor refuses and when reading stops must come out as they did inline.
+  test("a decoder failing part way: exit 1, its stage leads the message, what came before stays", async (t) => {
+    const e = setup(t);
+    const file = join(e.archives, "sovereign-backup-web-20250301-020000.tar.age");
+    fs.writeFileSync(file, await packTar([{ name: "a", content: "1" }, { name: "b", content: "2".repeat(300_000) }]));
+    const failingAfter = (limit: number): DecoderLookup => async (extension) => ({
+      extension,
+      createDecodeStream: async () => {
+        let passed = 0;
+        return new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            const room = limit - passed;
+            passed += chunk.length;
+            if (room >= chunk.length) return done(null, chunk);
+            this.push(chunk.subarray(0, room)); // what authenticated before the damage
+            done(new Error("chunk 3 failed authentication"));
+          },
+        });
+      },
+    });
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", e.identity], {}, { decoderFor: failingAfter(100_000) });
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /restore FAILED: decrypting \(\.age\): chunk 3 failed authentication/);
+    assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
+    assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
+  });
+
+  test("the extractor's refusals reach the command's log, and a broken tar stops the reading early", async (t) => {
+    const e = setup(t);
+    const file = join(e.archives, "sovereign-backup-web-20250301-020000.tar.age");
+    const good = await packTar([{ name: "../evil", content: "x" }, { name: "a", content: "1" }]);
+    // a header block of garbage, then 64 MiB the restore must not read to the end
+    const broken = Buffer.concat([good.subarray(0, good.length - 1024), Buffer.alloc(512, 0x41), Buffer.alloc(64 << 20)]);
+    fs.writeFileSync(file, broken);
+    let read = 0;
+    const counting: DecoderLookup = async (extension) => ({
+      extension,
+      createDecodeStream: async () =>
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            read += chunk.length;
+            done(null, chunk);
+          },
+        }),
+    });
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", e.identity], {}, { decoderFor: counting });
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /warn: refused \.\.\/evil: .*'\.\.'/);
+    assert.match(r.log.text(), /restore FAILED: reading the tar: tar header checksum mismatch/);
+    assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
+    assert.ok(read < 32 << 20, `read ${read} bytes of ${broken.length} after the tar broke`);
   });
 });

@@ -3,7 +3,9 @@
  * allocates or posts a message per chunk. The two counters are running byte totals (wrapping
  * at 2^32, so the ring must hold less than 2^31 bytes); what lies between them is the readable
  * part. Waiting is left to the user: a thread that cannot go on waits on a doorbell the other
- * rings after it moved a counter (see decode-thread.ts).
+ * rings after it moved a counter (see @sov/compress-zstd's decode-thread.ts and restore's
+ * extract-thread.ts).
+ * A subpath of its own (`@sov/core/byte-ring`), so a worker can load it without the core.
  */
 
 /** Indexes into the control array. */

@@ -1,0 +1,34 @@
+/** What restore's extraction thread (extract-thread.ts) and its worker (extract-worker.ts) say to each other. */
+import type { ExtractOptions, ExtractReport } from "./extract.js";
+
+export interface ExtractWorkerSetup {
+  /** ByteRing memory: the plaintext tar. */
+  readonly ring: SharedArrayBuffer;
+  /** Int32 slots, indexed by the constants below. */
+  readonly control: SharedArrayBuffer;
+  /** The real path of TARGET, checked by the event-loop thread. */
+  readonly root: string;
+  readonly options: Omit<ExtractOptions, "log">;
+}
+
+/** Bumped and notified by the event-loop thread after it added bytes or set INPUT_ENDED. */
+export const BELL_TO_WORKER = 0;
+/** Bumped and notified by the worker after it took bytes or set STOP. */
+export const BELL_TO_MAIN = 1;
+/** 1 once the whole tar is in the ring. */
+export const INPUT_ENDED = 2;
+/** 1 once the worker reads no more: the event-loop thread stops feeding it. */
+export const STOP = 3;
+export const CONTROL_SLOTS = 4;
+
+/** To the worker: reading the archive failed at `stage` (decrypting, decompressing, reading FILE). */
+export interface InputFailure {
+  readonly stage: string | undefined;
+  readonly message: string;
+}
+
+/** From the worker. */
+export type ExtractMessage =
+  | { readonly type: "log"; readonly level: "debug" | "info" | "warn" | "error"; readonly message: string }
+  | { readonly type: "done"; readonly report: ExtractReport }
+  | { readonly type: "failed"; readonly message: string };

@@ -1,0 +1,85 @@
+/**
+ * Restore's extraction worker (see extract-thread.ts): reads the plaintext tar from the ring and
+ * extracts it with the extractor every restore uses, forwarding its log lines; posts the report.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { ByteRing } from "@sov/core/byte-ring";
+import type { Logger } from "@sov/core/log";
+import { extractInto } from "./extract.js";
+import { BELL_TO_MAIN, BELL_TO_WORKER, type ExtractMessage, type ExtractWorkerSetup, INPUT_ENDED, type InputFailure, STOP } from "./extract-messages.js";
+import { tagStage } from "./stage.js";
+
+const setup = workerData as ExtractWorkerSetup;
+const ring = new ByteRing(setup.ring);
+const control = new Int32Array(setup.control);
+const port = parentPort!;
+/** Pieces the tar reader gets: the decoders' block size. */
+const PIECE = 128 * 1024;
+
+let inputFailure: Error | undefined;
+port.on("message", (failure: InputFailure) => {
+  inputFailure = new Error(failure.message);
+  if (failure.stage) tagStage(inputFailure, failure.stage);
+  wake(BELL_TO_WORKER);
+});
+
+function wake(bell: number): void {
+  Atomics.add(control, bell, 1);
+  Atomics.notify(control, bell);
+}
+
+/** The tar, copied out of the ring a piece at a time (a piece the reader holds must not change under it). */
+async function* tar(): AsyncGenerator<Buffer> {
+  for (;;) {
+    // the doorbell, then the end or failure, then the ring: bytes added before either are
+    // never missed, and what was read before a failure is still extracted, as it is inline
+    const bell = Atomics.load(control, BELL_TO_WORKER);
+    const failure = inputFailure;
+    const ended = Atomics.load(control, INPUT_ENDED) === 1;
+    const view = ring.readView();
+    if (view.length > 0) {
+      const n = Math.min(view.length, PIECE);
+      const piece = Buffer.allocUnsafe(n);
+      piece.set(view.subarray(0, n));
+      ring.consume(n);
+      wake(BELL_TO_MAIN);
+      yield piece;
+      continue;
+    }
+    if (failure) throw failure;
+    if (ended) return;
+    const wait = Atomics.waitAsync(control, BELL_TO_WORKER, bell);
+    if (wait.async) await wait.value;
+  }
+}
+
+function post(message: ExtractMessage): void {
+  port.postMessage(message);
+}
+
+function forwardingLogger(): Logger {
+  const warnings: string[] = [];
+  const logger: Logger = {
+    debug: (message) => post({ type: "log", level: "debug", message }),
+    info: (message) => post({ type: "log", level: "info", message }),
+    warn: (message) => {
+      warnings.push(message);
+      post({ type: "log", level: "warn", message });
+    },
+    error: (message) => post({ type: "log", level: "error", message }),
+    child: () => logger,
+    warnings,
+  };
+  return logger;
+}
+
+try {
+  const report = await extractInto(tar(), setup.root, { ...setup.options, log: forwardingLogger() });
+  post({ type: "done", report });
+} catch (err) {
+  post({ type: "failed", message: err instanceof Error ? err.message : String(err) });
+} finally {
+  Atomics.store(control, STOP, 1);
+  wake(BELL_TO_MAIN);
+  port.close();
+}
