@@ -40,11 +40,13 @@ export class ByteRing {
     return this.bytes.length - this.readable();
   }
 
-  /** The readable bytes that lie in one piece (a view of the ring, valid until consumed). */
-  readView(): Uint8Array {
-    const read = Atomics.load(this.counters, READ);
-    const start = read & this.mask;
-    return this.bytes.subarray(start, start + Math.min(this.readable(), this.bytes.length - start));
+  /**
+   * The readable bytes that lie in one piece after the first `skip` (a view of the ring, valid
+   * until consumed): a reader may hand out views and consume them later.
+   */
+  readView(skip = 0): Uint8Array {
+    const start = (Atomics.load(this.counters, READ) + skip) & this.mask;
+    return this.bytes.subarray(start, start + Math.min(this.readable() - skip, this.bytes.length - start));
   }
 
   /** The free bytes that lie in one piece, to be filled and then committed. */

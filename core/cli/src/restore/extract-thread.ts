@@ -23,7 +23,8 @@ import {
 } from "./extract-messages.js";
 import { stageOf } from "./stage.js";
 
-const RING_SIZE = 2 << 20;
+/** Twice the worker's LAG: the bytes it still holds, and as many again on their way. */
+const RING_SIZE = 4 << 20;
 
 /** extractArchive(tar, target, options), with the extraction on a worker thread. */
 export async function extractArchiveOnThread(tar: Readable, target: string, options: ExtractOptions = {}): Promise<ExtractReport> {

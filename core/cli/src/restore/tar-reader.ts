@@ -105,7 +105,8 @@ export class TarReader {
           continue;
         case "g":
           for (const [key, value] of parsePaxSafe(await this.readMeta(raw.size, offset), offset, this)) {
-            if (value.length) this.globalPax.set(key, value);
+            // copied: it outlives the chunk it came in, whose memory a source may reuse
+            if (value.length) this.globalPax.set(key, Buffer.from(value));
             else this.globalPax.delete(key);
           }
           continue;
