@@ -5,6 +5,7 @@ import { PassThrough, Transform } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
 import { type DecoderLookup, latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
 import { silentLogger } from "@sov/core";
+import { BLOCK_SIZE, encodePaxHeader, paxRecord } from "@sov/core/archive";
 import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
 
 /**
@@ -298,6 +299,25 @@ describe("argument errors are exit 2", () => {
     assert.match(r.log.text(), /restore FAILED: decrypting \(\.age\): chunk 3 failed authentication/);
     assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
     assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
+  });
+
+  test("a global PAX record still applies after megabytes of data have passed through the extraction thread", async (t) => {
+    const e = setup(t);
+    const file = join(e.archives, "sovereign-backup-web-20250301-020000.tar.age");
+    // a global header ('g') setting every later entry's mtime, then more than the thread's ring holds
+    const global = encodePaxHeader({ name: "pax_global_header", type: "file", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0 }, paxRecord("mtime", "1234567890"));
+    global[156] = "g".charCodeAt(0);
+    global.fill(0x20, 148, 156);
+    let sum = 0;
+    for (let i = 0; i < BLOCK_SIZE; i++) sum += global[i]!;
+    global.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    const rest = await packTar([{ name: "big", content: Buffer.alloc(12 << 20, 0x5a) }, { name: "late", content: "late\n" }]);
+    fs.writeFileSync(file, Buffer.concat([global, rest]));
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", e.identity]);
+    assert.equal(r.code, 0, r.log.text());
+    assert.equal(fs.statSync(join(target, "late")).mtimeMs, 1234567890 * 1000);
+    assert.equal(fs.statSync(join(target, "big")).mtimeMs, 1234567890 * 1000);
   });
 
   test("the extractor's refusals reach the command's log, and a broken tar stops the reading early", async (t) => {
