@@ -2,9 +2,8 @@
  * A byte ring in shared memory between two threads: one writes, the other reads, and neither
  * allocates or posts a message per chunk. The two counters are running byte totals (wrapping
  * at 2^32, so the ring must hold less than 2^31 bytes); what lies between them is the readable
- * part. Waiting is left to the user: a thread that cannot go on waits on a doorbell the other
- * rings after it moved a counter (see @sov/compress-zstd's decode-thread.ts and restore's
- * extract-thread.ts).
+ * part. A thread that cannot go on waits on a Doorbell the other rings after it moved a counter
+ * or a flag (see @sov/compress-zstd's decode-thread.ts and restore's extract-thread.ts).
  * A subpath of its own (`@sov/core/byte-ring`), so a worker can load it without the core.
  */
 
@@ -81,3 +80,64 @@ export class ByteRing {
   }
 }
 
+/**
+ * The control slots both ring users share (Int32, indexes below); a user adds its own from
+ * CHANNEL_SLOTS on.
+ */
+/** Rung by the event-loop thread after it moved a ring counter or set a flag. */
+export const BELL_TO_WORKER = 0;
+/** Rung by the worker after it moved a ring counter or set a flag. */
+export const BELL_TO_MAIN = 1;
+/** 1 once the last input byte is in the ring. */
+export const INPUT_ENDED = 2;
+/** 1 when the other side must stop. */
+export const STOP = 3;
+export const CHANNEL_SLOTS = 4;
+
+/**
+ * A counter in shared memory that one thread bumps to wake the other. Take mark() before looking
+ * at what it guards, then wait on that mark: a ring in between ends the wait at once.
+ */
+export class Doorbell {
+  constructor(
+    private readonly slots: Int32Array,
+    private readonly index: number,
+  ) {}
+
+  mark(): number {
+    return Atomics.load(this.slots, this.index);
+  }
+
+  ring(): void {
+    Atomics.add(this.slots, this.index, 1);
+    Atomics.notify(this.slots, this.index);
+  }
+
+  /** Worker side: blocks until rung after `mark`. */
+  wait(mark: number): void {
+    Atomics.wait(this.slots, this.index, mark);
+  }
+
+  /** Event-loop side: resolves once rung after `mark` (a ring from this thread counts too). */
+  async whenRung(mark: number): Promise<void> {
+    const wait = Atomics.waitAsync(this.slots, this.index, mark);
+    if (wait.async) await wait.value;
+  }
+}
+
+/**
+ * Event-loop side: copies all of `data` into `ring`, ringing `toReader` after each copy and
+ * awaiting `fromReader` while the ring is full. Stops early, returning false, once `go()` says
+ * so (it may also throw).
+ */
+export async function writeAllToRing(ring: ByteRing, data: Uint8Array, toReader: Doorbell, fromReader: Doorbell, go: () => boolean): Promise<boolean> {
+  for (let rest = data; ; ) {
+    const mark = fromReader.mark();
+    if (!go()) return false;
+    const copied = ring.write(rest);
+    if (copied > 0) toReader.ring();
+    rest = rest.subarray(copied);
+    if (rest.length === 0) return true;
+    await fromReader.whenRung(mark);
+  }
+}

@@ -1,4 +1,5 @@
 /** What the threaded decoder (decode-thread.ts) and its worker (decode-worker.ts) share. */
+import { CHANNEL_SLOTS } from "@sov/core/byte-ring";
 
 export interface DecodeWorkerSetup {
   /** ByteRing memory: compressed bytes in, decoded bytes out. */
@@ -8,19 +9,12 @@ export interface DecodeWorkerSetup {
   readonly control: SharedArrayBuffer;
 }
 
-/** Bumped and notified by the event-loop thread after it moved a ring counter or set INPUT_ENDED or STOP. */
-export const BELL_TO_WORKER = 0;
-/** Bumped and notified by the worker after it moved a ring counter, finished or failed. */
-export const BELL_TO_MAIN = 1;
-/** 1 once the last compressed byte is in the input ring. */
-export const INPUT_ENDED = 2;
-/** 1 when the worker must stop now (the stream was destroyed). */
-export const STOP = 3;
+// BELL_TO_WORKER, BELL_TO_MAIN, INPUT_ENDED and STOP are @sov/core/byte-ring's channel slots.
 /** The worker's state: RUNNING, then DONE (all input decoded, all output in the ring) or FAILED. */
-export const STATE = 4;
+export const STATE = CHANNEL_SLOTS;
 /** With DONE: 1 if the input ended inside a frame (a truncated archive). */
-export const ENDED_IN_FRAME = 5;
-export const CONTROL_SLOTS = 6;
+export const ENDED_IN_FRAME = CHANNEL_SLOTS + 1;
+export const CONTROL_SLOTS = CHANNEL_SLOTS + 2;
 
 export const RUNNING = 0;
 export const DONE = 1;

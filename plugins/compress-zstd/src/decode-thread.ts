@@ -12,10 +12,8 @@
  */
 import { Duplex } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { ByteRing } from "@sov/core/byte-ring";
-import {
-  BELL_TO_MAIN, BELL_TO_WORKER, CONTROL_SLOTS, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, INPUT_ENDED, STATE, STOP,
-} from "./decode-messages.js";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP, writeAllToRing } from "@sov/core/byte-ring";
+import { CONTROL_SLOTS, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, STATE } from "./decode-messages.js";
 
 const INPUT_RING = 512 * 1024;
 const OUTPUT_RING = 2 << 20;
@@ -30,6 +28,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
   private readonly input = new ByteRing(ByteRing.allocate(INPUT_RING));
   private readonly output = new ByteRing(ByteRing.allocate(OUTPUT_RING));
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  private readonly toWorker = new Doorbell(this.control, BELL_TO_WORKER);
+  private readonly toMain = new Doorbell(this.control, BELL_TO_MAIN);
   private worker: Worker | undefined;
   private failure: Error | undefined;
   /** The reader wants more: push until it says it has enough. */
@@ -68,7 +68,7 @@ export class ThreadedZstdDecodeStream extends Duplex {
     }
     this.ended = callback;
     Atomics.store(this.control, INPUT_ENDED, 1);
-    this.ringWorker();
+    this.toWorker.ring();
     this.pump();
   }
 
@@ -79,8 +79,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     Atomics.store(this.control, STOP, 1);
-    this.ringWorker();
-    this.wakeSelf();
+    this.toWorker.ring();
+    this.toMain.ring(); // wakes this thread's own waits, so they look again
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return callback(err);
@@ -106,15 +106,10 @@ export class ThreadedZstdDecodeStream extends Duplex {
   /** Copies `chunk` into the input ring, waiting for room as the worker takes it. */
   private async feed(chunk: Buffer): Promise<void> {
     this.start();
-    for (let at = 0; ; ) {
-      const bell = Atomics.load(this.control, BELL_TO_MAIN);
+    await writeAllToRing(this.input, chunk, this.toWorker, this.toMain, () => {
       this.check();
-      const copied = this.input.write(at === 0 ? chunk : chunk.subarray(at));
-      if (copied > 0) this.ringWorker();
-      at += copied;
-      if (at === chunk.length) return;
-      await this.waitForWorker(bell);
-    }
+      return true;
+    });
   }
 
   /** Pushes decoded bytes while the reader wants them; ends the stream once the worker is done. */
@@ -128,7 +123,7 @@ export class ThreadedZstdDecodeStream extends Duplex {
     // `pumping` is cleared in the same turn the loop ends, so a _read() after it starts a new pump
     try {
       while (this.wanted && !this.destroyed) {
-        const bell = Atomics.load(this.control, BELL_TO_MAIN);
+        const mark = this.toMain.mark();
         this.check();
         // DONE is read before the ring: the worker commits all its output before it says DONE,
         // so a ring found empty after DONE holds nothing more
@@ -140,7 +135,7 @@ export class ThreadedZstdDecodeStream extends Duplex {
           const piece = spare ? spare.subarray(0, n) : Buffer.allocUnsafe(n);
           piece.set(view.subarray(0, n));
           this.output.consume(n);
-          this.ringWorker();
+          this.toWorker.ring();
           // push() may call _read() before it returns, which wants more whatever push() says
           this.wanted = false;
           if (this.push(piece)) this.wanted = true;
@@ -157,27 +152,11 @@ export class ThreadedZstdDecodeStream extends Duplex {
           this.push(null);
           return;
         }
-        await this.waitForWorker(bell);
+        await this.toMain.whenRung(mark);
       }
     } finally {
       this.pumping = false;
     }
-  }
-
-  private waitForWorker(bell: number): Promise<unknown> {
-    const result = Atomics.waitAsync(this.control, BELL_TO_MAIN, bell);
-    return result.async ? result.value : Promise.resolve();
-  }
-
-  private ringWorker(): void {
-    Atomics.add(this.control, BELL_TO_WORKER, 1);
-    Atomics.notify(this.control, BELL_TO_WORKER);
-  }
-
-  /** Wakes this thread's own waits, so they look again (at a failure or destroy). */
-  private wakeSelf(): void {
-    Atomics.add(this.control, BELL_TO_MAIN, 1);
-    Atomics.notify(this.control, BELL_TO_MAIN);
   }
 
   private fail(err: Error): void {

@@ -5,10 +5,8 @@
  */
 import { createRequire } from "node:module";
 import { parentPort, workerData } from "node:worker_threads";
-import { ByteRing } from "@sov/core/byte-ring";
-import {
-  BELL_TO_MAIN, BELL_TO_WORKER, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, FAILED, INPUT_ENDED, STATE, STOP,
-} from "./decode-messages.js";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP } from "@sov/core/byte-ring";
+import { type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, FAILED, STATE } from "./decode-messages.js";
 
 type Binding = typeof import("zstd-napi/binding.js");
 // zstd-napi's native binding is CommonJS without named exports an ES import can see.
@@ -17,11 +15,8 @@ const setup = workerData as DecodeWorkerSetup;
 const input = new ByteRing(setup.input);
 const output = new ByteRing(setup.output);
 const control = new Int32Array(setup.control);
-
-function ringMain(): void {
-  Atomics.add(control, BELL_TO_MAIN, 1);
-  Atomics.notify(control, BELL_TO_MAIN);
-}
+const toWorker = new Doorbell(control, BELL_TO_WORKER);
+const toMain = new Doorbell(control, BELL_TO_MAIN);
 
 function decode(): void {
   const dctx = new binding.DCtx();
@@ -33,18 +28,17 @@ function decode(): void {
    */
   let mayHoldOutput = false;
   for (;;) {
-    // the doorbell is read before anything it guards, so a ring in between ends the wait at once
-    const bell = Atomics.load(control, BELL_TO_WORKER);
+    const mark = toWorker.mark();
     if (Atomics.load(control, STOP)) return;
     const compressed = input.readView();
     if (compressed.length === 0 && !mayHoldOutput) {
       if (Atomics.load(control, INPUT_ENDED) && input.readable() === 0) break;
-      Atomics.wait(control, BELL_TO_WORKER, bell);
+      toWorker.wait(mark);
       continue;
     }
     const room = output.writeView();
     if (room.length === 0) {
-      Atomics.wait(control, BELL_TO_WORKER, bell);
+      toWorker.wait(mark);
       continue;
     }
     const [remaining, produced, consumed] = dctx.decompressStream(room, compressed);
@@ -54,11 +48,11 @@ function decode(): void {
     // a call that moves nothing after a frame's end asks for the next frame's header (9): only
     // one that made progress says whether the stream stands inside a frame
     if (mayHoldOutput) inFrame = remaining !== 0;
-    ringMain();
+    toMain.ring();
   }
   Atomics.store(control, ENDED_IN_FRAME, inFrame ? 1 : 0);
   Atomics.store(control, STATE, DONE);
-  ringMain();
+  toMain.ring();
 }
 
 try {
@@ -67,5 +61,5 @@ try {
   const failure: DecodeFailure = { message: err instanceof Error ? err.message : String(err) };
   parentPort!.postMessage(failure);
   Atomics.store(control, STATE, FAILED);
-  ringMain();
+  toMain.ring();
 }

@@ -11,15 +11,11 @@ export interface ExtractWorkerSetup {
   readonly options: Omit<ExtractOptions, "log">;
 }
 
-/** Bumped and notified by the event-loop thread after it added bytes or set INPUT_ENDED. */
-export const BELL_TO_WORKER = 0;
-/** Bumped and notified by the worker after it took bytes or set STOP. */
-export const BELL_TO_MAIN = 1;
-/** 1 once the whole tar is in the ring. */
-export const INPUT_ENDED = 2;
-/** 1 once the worker reads no more: the event-loop thread stops feeding it. */
-export const STOP = 3;
-export const CONTROL_SLOTS = 4;
+/**
+ * The control slots are @sov/core/byte-ring's channel: INPUT_ENDED once the whole tar is in the
+ * ring, STOP once the worker reads no more (the event-loop thread stops feeding it).
+ */
+export { CHANNEL_SLOTS as CONTROL_SLOTS } from "@sov/core/byte-ring";
 
 /** To the worker: reading the archive failed at `stage` (decrypting, decompressing, reading FILE). */
 export interface InputFailure {

@@ -7,20 +7,18 @@
  *
  * The plaintext goes over a fixed ring in shared memory (@sov/core/byte-ring) with a doorbell
  * each way: no message or buffer transfer per chunk, so neither isolate is left holding the
- * other's garbage (an earlier attempt transferred chunks and peaked at 222-234 MiB). The worker
- * copies each piece out of the ring, as a decoder allocates its blocks. A reading error on this
+ * other's garbage (an earlier attempt transferred chunks and peaked at 222-234 MiB); the worker
+ * reads the tar as views of the ring (see LAG in extract-worker.ts). A reading error on this
  * side (damage, a wrong key, truncation) goes to the worker with its stage, and ends its tar
  * as it would have ended the extractor's; the worker's log lines come back to `options.log`.
  */
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { errorMessage, silentLogger } from "@sov/core";
-import { ByteRing } from "@sov/core/byte-ring";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP, writeAllToRing } from "@sov/core/byte-ring";
 import { chunksOf } from "./chunks.js";
 import { type ExtractOptions, type ExtractReport, resolveTarget } from "./extract.js";
-import {
-  BELL_TO_MAIN, BELL_TO_WORKER, CONTROL_SLOTS, type ExtractMessage, type ExtractWorkerSetup, INPUT_ENDED, type InputFailure, STOP,
-} from "./extract-messages.js";
+import { CONTROL_SLOTS, type ExtractMessage, type ExtractWorkerSetup, type InputFailure } from "./extract-messages.js";
 import { stageOf } from "./stage.js";
 
 /** Twice the worker's LAG: the bytes it still holds, and as many again on their way. */
@@ -51,10 +49,8 @@ export async function extractArchiveOnThread(tar: Readable, target: string, opti
     worker.on("exit", (code) => reject(new Error(`the extraction thread stopped before its report (exit code ${code})`)));
   });
   const stopped = () => Atomics.load(control, STOP) === 1;
-  const ringWorker = () => {
-    Atomics.add(control, BELL_TO_WORKER, 1);
-    Atomics.notify(control, BELL_TO_WORKER);
-  };
+  const toWorker = new Doorbell(control, BELL_TO_WORKER);
+  const toMain = new Doorbell(control, BELL_TO_MAIN);
 
   // a decoder that can refill the pieces it pushed (sov's threaded zstd) gets each one back
   // once it is copied into the ring
@@ -64,17 +60,7 @@ export async function extractArchiveOnThread(tar: Readable, target: string, opti
     let complete = false;
     try {
       for (let next = await chunks.next(); !next.done && !stopped(); next = await chunks.next()) {
-        for (let rest = next.value; rest.length > 0 && !stopped(); ) {
-          const bell = Atomics.load(control, BELL_TO_MAIN);
-          const copied = ring.write(rest);
-          if (copied > 0) ringWorker();
-          rest = rest.subarray(copied);
-          if (rest.length > 0) {
-            const wait = Atomics.waitAsync(control, BELL_TO_MAIN, bell);
-            if (wait.async) await wait.value;
-          }
-        }
-        recycle?.(next.value);
+        if (await writeAllToRing(ring, next.value, toWorker, toMain, () => !stopped())) recycle?.(next.value);
       }
       complete = !stopped();
       Atomics.store(control, INPUT_ENDED, 1);
@@ -82,7 +68,7 @@ export async function extractArchiveOnThread(tar: Readable, target: string, opti
       const failure: InputFailure = { stage: stageOf(err), message: errorMessage(err) };
       worker.postMessage(failure);
     } finally {
-      ringWorker();
+      toWorker.ring();
       // the worker stopped reading early, or reading failed: close the file and the decoders
       if (!complete) await chunks.return?.();
     }
@@ -92,8 +78,7 @@ export async function extractArchiveOnThread(tar: Readable, target: string, opti
     return await result;
   } finally {
     Atomics.store(control, STOP, 1);
-    Atomics.add(control, BELL_TO_MAIN, 1);
-    Atomics.notify(control, BELL_TO_MAIN);
+    toMain.ring(); // a feed waiting for room looks again
     tar.destroy(); // a feed waiting for the decoders' next chunk ends now, not at the archive's end
     await fed;
     await worker.terminate();

@@ -3,15 +3,17 @@
  * extracts it with the extractor every restore uses, forwarding its log lines; posts the report.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { ByteRing } from "@sov/core/byte-ring";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP } from "@sov/core/byte-ring";
 import type { Logger } from "@sov/core/log";
 import { extractInto } from "./extract.js";
-import { BELL_TO_MAIN, BELL_TO_WORKER, type ExtractMessage, type ExtractWorkerSetup, INPUT_ENDED, type InputFailure, STOP } from "./extract-messages.js";
+import type { ExtractMessage, ExtractWorkerSetup, InputFailure } from "./extract-messages.js";
 import { tagStage } from "./stage.js";
 
 const setup = workerData as ExtractWorkerSetup;
 const ring = new ByteRing(setup.ring);
 const control = new Int32Array(setup.control);
+const toWorker = new Doorbell(control, BELL_TO_WORKER);
+const toMain = new Doorbell(control, BELL_TO_MAIN);
 const port = parentPort!;
 /** The most one piece of the tar holds. */
 const PIECE = 128 * 1024;
@@ -28,13 +30,8 @@ let inputFailure: Error | undefined;
 port.on("message", (failure: InputFailure) => {
   inputFailure = new Error(failure.message);
   if (failure.stage) tagStage(inputFailure, failure.stage);
-  wake(BELL_TO_WORKER);
+  toWorker.ring(); // wakes this thread's own wait in tar()
 });
-
-function wake(bell: number): void {
-  Atomics.add(control, bell, 1);
-  Atomics.notify(control, bell);
-}
 
 /** The tar, as views of the ring (see LAG). */
 async function* tar(): AsyncGenerator<Buffer> {
@@ -42,7 +39,7 @@ async function* tar(): AsyncGenerator<Buffer> {
   for (;;) {
     // the doorbell, then the end or failure, then the ring: bytes added before either are
     // never missed, and what was read before a failure is still extracted, as it is inline
-    const bell = Atomics.load(control, BELL_TO_WORKER);
+    const mark = toWorker.mark();
     const failure = inputFailure;
     const ended = Atomics.load(control, INPUT_ENDED) === 1;
     const view = ring.readView(handedOut);
@@ -52,15 +49,14 @@ async function* tar(): AsyncGenerator<Buffer> {
       if (handedOut > LAG) {
         ring.consume(handedOut - LAG);
         handedOut = LAG;
-        wake(BELL_TO_MAIN);
+        toMain.ring();
       }
       yield Buffer.from(view.buffer, view.byteOffset, n);
       continue;
     }
     if (failure) throw failure;
     if (ended) return;
-    const wait = Atomics.waitAsync(control, BELL_TO_WORKER, bell);
-    if (wait.async) await wait.value;
+    await toWorker.whenRung(mark);
   }
 }
 
@@ -91,6 +87,6 @@ try {
   post({ type: "failed", message: err instanceof Error ? err.message : String(err) });
 } finally {
   Atomics.store(control, STOP, 1);
-  wake(BELL_TO_MAIN);
+  toMain.ring();
   port.close();
 }
