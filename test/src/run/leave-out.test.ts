@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { compareArchiveNames } from "@sov/core";
 import { needTools, sh } from "../helpers.js";
 import { makeFixture } from "./fixture.js";
 
@@ -26,7 +27,9 @@ test("a destination inside the source (v0.1 local: /data/backups): sov's archive
   }
   const run = fx.run(["run"], env); // with the lock, which now lies inside the source too
   assert.equal(run.code, 0, run.stderr);
-  const archives = sh(`ls ${backups}`).split("\n").filter((n) => n.endsWith(".age")).sort();
+  // oldest first by timestamp, then sequence: runs in the same second are named `<stamp>`, `<stamp>-1`, ...
+  // which a plain sort would put in the wrong order
+  const archives = sh(`ls ${backups}`).split("\n").filter((n) => n.endsWith(".age")).sort(compareArchiveNames);
   assert.equal(archives.length, 3, archives.join());
   const members = sh(`age -d -i ${fx.identity} ${join(backups, archives[2]!)} | zstd -d | tar -t`).split("\n").filter(Boolean);
   assert.ok(members.includes(`${member(fx.data)}/etc/app.conf`), "the data is there");
