@@ -168,7 +168,7 @@ class Extractor {
   async run(reader: TarReader): Promise<void> {
     for (let entry = await reader.next(); entry; entry = await reader.next()) {
       this.report.entries++;
-      await this.letLoopTurn();
+      if (performance.now() - this.lastTurn >= YIELD_MS) await this.letLoopTurn();
       const check = checkEntryName(entry.name);
       if (!check.ok) {
         this.refuse(entry, check.reason);
@@ -178,9 +178,10 @@ class Extractor {
         this.report.skipped++;
         continue;
       }
-      let outcome: Outcome;
+      let outcome: Outcome | Promise<Outcome>;
       try {
-        outcome = await this.extractEntry(entry, check.parts, check.path, reader);
+        outcome = this.extractEntry(entry, check.parts, check.path, reader);
+        if (typeof outcome !== "string") outcome = await outcome; // only files' data is awaited
       } catch (err) {
         if (err instanceof ArchiveReadError) throw err;
         outcome = this.refuse(entry, describeFsError(err));
@@ -191,7 +192,7 @@ class Extractor {
     this.report.notFound = this.filter.unmatched();
   }
 
-  private async extractEntry(entry: TarEntry, parts: string[], rel: string, reader: TarReader): Promise<Outcome> {
+  private extractEntry(entry: TarEntry, parts: string[], rel: string, reader: TarReader): Outcome | Promise<Outcome> {
     if (entry.type === "unsupported") return this.refuse(entry, entry.unsupported ?? "unsupported entry type");
     if (parts.length === 0) {
       if (entry.type !== "directory") return this.refuse(entry, "empty name");
@@ -225,7 +226,11 @@ class Extractor {
     try {
       let batch: Buffer[] = [];
       let batched = 0;
-      for (let piece = await reader.read(); piece; piece = await reader.read()) {
+      for (let piece = reader.readBuffered(); piece !== null; piece = reader.readBuffered()) {
+        if (piece === undefined) {
+          piece = await reader.read();
+          if (piece === null) break;
+        }
         batch.push(piece);
         batched += piece.length;
         if (batched >= WRITE_BATCH || batch.length >= 256) {
@@ -234,7 +239,10 @@ class Extractor {
           batched = 0;
         }
       }
-      if (batched) await writeAll(fd, batch, batched);
+      if (batched) {
+        const writing = writeAll(fd, batch, batched); // most files: synchronous, no promise
+        if (writing) await writing;
+      }
       this.report.bytes += entry.size;
       if (this.asRoot) fs.fchownSync(fd, this.owners.uid(entry.uname, entry.uid), this.owners.gid(entry.gname, entry.gid));
       const mode = this.fileMode(entry);
@@ -560,9 +568,14 @@ const SYNC_WRITE_LIMIT = 64 * 1024;
  * Writes a batch; large ones go through the thread pool, so a disk that throttles writeback
  * stalls this file, not the event loop (signals, progress).
  */
-async function writeAll(fd: number, buffers: Buffer[], total: number): Promise<void> {
-  const written =
-    total > SYNC_WRITE_LIMIT ? (await writev(fd, buffers)).bytesWritten : buffers.length === 1 ? fs.writeSync(fd, buffers[0]!) : fs.writevSync(fd, buffers);
+function writeAll(fd: number, buffers: Buffer[], total: number): Promise<void> | undefined {
+  if (total > SYNC_WRITE_LIMIT) return writev(fd, buffers).then(({ bytesWritten }) => writeRest(fd, buffers, total, bytesWritten));
+  writeRest(fd, buffers, total, buffers.length === 1 ? fs.writeSync(fd, buffers[0]!) : fs.writevSync(fd, buffers));
+  return undefined;
+}
+
+/** After a write of `written` bytes of `buffers`, the rest, if any. */
+function writeRest(fd: number, buffers: Buffer[], total: number, written: number): void {
   if (written === total) return;
   // A short write (the disk filled up): write the rest piece by piece, so the error surfaces.
   let skip = written;

@@ -66,7 +66,8 @@ export class TarReader {
 
   async next(): Promise<TarEntry | null> {
     if (this.finished) return null;
-    await this.skipRest();
+    // most entries' padding and headers are in the chunk in hand: no promise is made for them
+    if (!this.skipRestBuffered()) await this.skipRest();
     let longName: string | null = null;
     let longLink: string | null = null;
     let pax: Map<string, Buffer> | null = null;
@@ -74,7 +75,7 @@ export class TarReader {
     const budget = { headers: 0, bytes: 0 };
     for (;;) {
       const offset = this.consumed;
-      const block = await this.readBlock();
+      const block = this.chunk.length - this.pos >= BLOCK ? this.takeBuffered(BLOCK) : await this.readBlock();
       if (block === null) {
         if (firstOffset !== -1) this.fail(`the tar ends after extended headers at byte ${firstOffset} (truncated archive)`);
         const last = this.current ? ` after ${displayName(this.current.name)}` : "";
@@ -145,6 +146,16 @@ export class TarReader {
     if (this.pos === this.chunk.length && !(await this.pull())) {
       this.fail(`the tar ends inside the data of ${displayName(this.current?.name ?? "")} (truncated archive)`);
     }
+    return this.readBuffered(max)!;
+  }
+
+  /**
+   * read(), without a promise, when it needs nothing beyond the chunk in hand: the next piece,
+   * or null at the end of the entry's data; undefined when only read() can tell.
+   */
+  readBuffered(max = Number.MAX_SAFE_INTEGER): Buffer | null | undefined {
+    if (this.dataLeft === 0) return null;
+    if (this.pos === this.chunk.length) return undefined;
     const n = Math.min(max, this.dataLeft, this.chunk.length - this.pos);
     const piece = this.chunk.subarray(this.pos, this.pos + n);
     this.pos += n;
@@ -173,6 +184,25 @@ export class TarReader {
   async close(): Promise<void> {
     this.finished = true;
     await this.source.return?.().catch(() => undefined);
+  }
+
+  /** Skips what is left of the current entry if the chunk in hand holds it; false if it does not. */
+  private skipRestBuffered(): boolean {
+    const n = this.dataLeft + this.padLeft;
+    if (n > this.chunk.length - this.pos) return false;
+    this.pos += n;
+    this.consumed += n;
+    this.dataLeft = 0;
+    this.padLeft = 0;
+    return true;
+  }
+
+  /** `n` bytes the chunk in hand is known to hold, as a view. */
+  private takeBuffered(n: number): Buffer {
+    const out = this.chunk.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    this.consumed += n;
+    return out;
   }
 
   private async skipRest(): Promise<void> {

@@ -17,7 +17,63 @@ async function entries(tar: Buffer, chunk = 512) {
   return out;
 }
 
+/** As entries(), but each piece taken with readBuffered() when the chunk in hand allows, as the extractor does. */
+async function entriesBuffered(tar: Buffer, chunk: number) {
+  const reader = new TarReader(readableOf(tar, chunk));
+  const out = [];
+  let buffered = 0;
+  for (let e = await reader.next(); e; e = await reader.next()) {
+    const parts: Buffer[] = [];
+    for (let p = reader.readBuffered(); p !== null; p = reader.readBuffered()) {
+      if (p === undefined) {
+        p = await reader.read();
+        if (p === null) break;
+      } else buffered++;
+      parts.push(Buffer.from(p));
+    }
+    out.push({ ...e, data: Buffer.concat(parts).toString("latin1") });
+  }
+  await reader.drain();
+  return { out, buffered, offset: reader.offset };
+}
+
+/** The error reading `tar` to its end gives, with the data read with read() or with readBuffered(). */
+async function failureOf(tar: Buffer, chunk: number, buffered: boolean): Promise<string> {
+  try {
+    if (buffered) await entriesBuffered(tar, chunk);
+    else await entries(tar, chunk);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return "no error";
+}
+
 describe("TarReader", () => {
+  test("the reads that need no promise (headers, padding, data in the chunk in hand) give what the others give, at every chunking", async () => {
+    const sizes = [0, 1, 100, 511, 512, 513, 1000, 1536, 5000];
+    const tar = await packTar([
+      { name: "d", type: "directory" },
+      ...sizes.map((n, i) => ({ name: `d/f${i}`, content: Buffer.alloc(n, 97 + i) })),
+      { name: `d/${"long-".repeat(40)}name`, content: "pax" },
+      { name: "d/link", type: "symlink" as const, linkname: "f1" },
+      { name: "d/last", content: "z" },
+    ]);
+    const reference = await entries(tar, tar.length);
+    assert.equal(reference.length, sizes.length + 4);
+    for (const chunk of [1, 100, 511, 512, 513, 1024, 4096, tar.length]) {
+      const { out, buffered, offset } = await entriesBuffered(tar, chunk);
+      assert.deepEqual(out, reference, `chunk ${chunk}`);
+      assert.equal(offset, tar.length, `chunk ${chunk}: every byte counted once`);
+      if (chunk >= 4096) assert.ok(buffered > sizes.length, `chunk ${chunk}: pieces came from the chunk in hand (${buffered})`);
+    }
+    // cut inside a header, inside data, inside padding and between entries: the same message, byte offsets included
+    for (const cut of [700, 1100, 1536 + 300, 2560, 4000, tar.length - 1024]) {
+      const expected = await failureOf(tar.subarray(0, cut), 1, false);
+      assert.match(expected, /truncated archive/, `cut at ${cut}`);
+      for (const chunk of [1, 513, 4096, cut]) assert.equal(await failureOf(tar.subarray(0, cut), chunk, true), expected, `cut at ${cut}, chunk ${chunk}`);
+    }
+  });
+
   test("PAX records override the header: path, linkpath, size, mtime, owners", async () => {
     const pax = (records: string) => {
       const lines = records.split("\n").filter(Boolean).map((r) => {
