@@ -141,3 +141,15 @@ export async function writeAllToRing(ring: ByteRing, data: Uint8Array, toReader:
     await fromReader.whenRung(mark);
   }
 }
+
+/**
+ * A stream's output handed over as a ring, for a reader on another thread to read in place: what
+ * a decoder's `shareOutput()` returns (see PLUGINS.md). The writer rings `control`'s
+ * BELL_TO_MAIN after it commits bytes; the reader rings its BELL_TO_WORKER after it consumes.
+ */
+export interface SharedOutput {
+  /** ByteRing memory (ByteRing.allocate). */
+  readonly ring: SharedArrayBuffer;
+  /** Int32 slots; BELL_TO_MAIN and BELL_TO_WORKER are the ones the reader uses. */
+  readonly control: SharedArrayBuffer;
+}

@@ -7,22 +7,29 @@
  * The threads share two fixed rings (byte-ring.ts) and a doorbell each way, and post no
  * message per chunk: compressed bytes are copied into the input ring, decoded ones copied out
  * of the output ring into a new Buffer per push, as the single-threaded decoder allocated its
- * blocks. So memory is the rings' 2.5 MiB and the worker's heap, whatever the ratio: when the
+ * blocks, or read in place by a reader on another thread (shareOutput: restore's extraction
+ * thread). So memory is the rings' 4.5 MiB and the worker's heap, whatever the ratio: when the
  * reader stops asking, the output ring fills and the worker waits (issue 16's bound).
  */
 import { Duplex } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP, writeAllToRing } from "@sov/core/byte-ring";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, type SharedOutput, STOP, writeAllToRing } from "@sov/core/byte-ring";
 import { CONTROL_SLOTS, type DecodeFailure, type DecodeWorkerSetup, DONE, ENDED_IN_FRAME, STATE } from "./decode-messages.js";
 
 const INPUT_RING = 512 * 1024;
-const OUTPUT_RING = 2 << 20;
+/**
+ * Twice what a reader of the shared output may hold (restore's extraction thread hands out
+ * views and gives their bytes back 2 MiB later: its LAG).
+ */
+const OUTPUT_RING = 4 << 20;
 /** The most one push carries: the size of the pieces the tar reader gets. */
 const PUSH_MAX = 128 * 1024;
 /** Recycled pieces kept for reuse. */
 const SPARE_PIECES = 16;
 /** Decoded bytes buffered for the reader before the output ring is left to fill. */
 const READABLE_BUFFER = 1 << 20;
+
+const EMPTY = new Uint8Array(0);
 
 export class ThreadedZstdDecodeStream extends Duplex {
   private readonly input = new ByteRing(ByteRing.allocate(INPUT_RING));
@@ -40,6 +47,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
 
   /** Pushed pieces the reader gave back (recycle), filled again instead of new ones. */
   private readonly spare: Buffer[] = [];
+  /** The output ring is read in place by another thread (shareOutput): nothing is pushed. */
+  private shared = false;
 
   constructor() {
     super({ readableHighWaterMark: READABLE_BUFFER, writableHighWaterMark: INPUT_RING });
@@ -53,6 +62,18 @@ export class ThreadedZstdDecodeStream extends Duplex {
   recycle(piece: Buffer): void {
     if (this.spare.length >= SPARE_PIECES || piece.buffer.byteLength !== PUSH_MAX || piece.byteOffset !== 0) return;
     this.spare.push(Buffer.from(piece.buffer, 0, PUSH_MAX));
+  }
+
+  /**
+   * Hands the output ring to a reader on another thread (restore's extraction thread), which
+   * reads the decoded bytes in place: one copy of the plaintext instead of three, and none made
+   * on the event-loop thread. From here on this stream pushes nothing; its readable side ends
+   * once everything decoded is in the ring, or fails as it would have.
+   */
+  shareOutput(): SharedOutput {
+    this.shared = true;
+    this.wanted = true;
+    return { ring: this.output.shared, control: this.control.buffer as SharedArrayBuffer };
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -74,7 +95,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
 
   override _read(): void {
     this.wanted = true;
-    this.pump();
+    // shared: the reader takes the bytes itself; only the end (after _final) is left to see
+    if (!this.shared) this.pump();
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
@@ -128,7 +150,7 @@ export class ThreadedZstdDecodeStream extends Duplex {
         // DONE is read before the ring: the worker commits all its output before it says DONE,
         // so a ring found empty after DONE holds nothing more
         const done = Atomics.load(this.control, STATE) === DONE;
-        const view = this.output.readView();
+        const view = this.shared ? EMPTY : this.output.readView();
         if (view.length > 0) {
           const n = Math.min(view.length, PUSH_MAX);
           const spare = this.spare.pop();

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type Duplex, Readable, Writable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 import { test } from "node:test";
+import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, type SharedOutput } from "@sov/core/byte-ring";
 import { needTools } from "@sov/core/testing";
 import { createZstdDecodeStream } from "../src/decode-stream.js";
 import { createThreadedZstdDecodeStream } from "../src/decode-thread.js";
@@ -101,4 +102,55 @@ test("pieces the reader gives back are refilled, and what it reads is still the 
   await new Promise((resolve, reject) => decoder.on("end", resolve).on("error", reject));
   assert.ok(Buffer.concat(out).equals(plain), "the bytes read are the stream's, in order");
   assert.ok(seen.size < pieces / 4, `${seen.size} buffers for ${pieces} pieces: the recycled ones were refilled`);
+});
+
+/**
+ * Reads a shared output ring as restore's extraction thread does (but on this thread, with
+ * waitAsync): a copy of each readable stretch, given back to the ring at once.
+ */
+async function readShared(decoder: Duplex & { shareOutput(): SharedOutput }, compressed: Buffer, chunk: number): Promise<{ out: Buffer; error?: Error; pushed: number }> {
+  const shared = decoder.shareOutput();
+  const ring = new ByteRing(shared.ring);
+  const bells = new Int32Array(shared.control);
+  const data = new Doorbell(bells, BELL_TO_MAIN);
+  const room = new Doorbell(bells, BELL_TO_WORKER);
+  let pushed = 0;
+  decoder.on("data", () => pushed++);
+  let ended: { error?: Error } | undefined;
+  finished(decoder).then(
+    () => (ended = {}),
+    (error: Error) => (ended = { error }),
+  );
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < compressed.length; i += chunk) pieces.push(compressed.subarray(i, i + chunk));
+  Readable.from(pieces).pipe(decoder);
+  const out: Buffer[] = [];
+  for (;;) {
+    const mark = data.mark();
+    const end = ended; // the end before the ring: bytes committed before it are never missed
+    const view = ring.readView();
+    if (view.length > 0) {
+      out.push(Buffer.from(view));
+      ring.consume(view.length);
+      room.ring();
+      continue;
+    }
+    if (end) return { out: Buffer.concat(out), error: end.error, pushed };
+    await Promise.race([data.whenRung(mark), finished(decoder).catch(() => {})]);
+  }
+}
+
+test("shareOutput: a reader on another thread takes the decoded bytes from the ring in place, and learns the end from the stream", async (t) => {
+  if (!needTools(t, "zstd")) return;
+  // several times the 4 MiB ring, so it wraps and the decoder waits for room
+  const plain = Buffer.concat([randomBytes(3 << 20), Buffer.alloc(12 << 20), randomBytes(1 << 20), Buffer.from("end")]);
+  const compressed = zstdCli(plain, "-3");
+  const whole = await readShared(createThreadedZstdDecodeStream() as Duplex & { shareOutput(): SharedOutput }, compressed, 65536);
+  assert.equal(whole.error, undefined);
+  assert.ok(whole.out.equals(plain), `${whole.out.length} of ${plain.length} bytes, in order`);
+  assert.equal(whole.pushed, 0, "nothing is pushed once the ring is shared");
+  // cut inside the last frame: the stream fails as it would have, after what decoded before it
+  const cut = await readShared(createThreadedZstdDecodeStream() as Duplex & { shareOutput(): SharedOutput }, compressed.subarray(0, compressed.length - 100), 65536);
+  assert.match(String(cut.error?.message), /ends in the middle of a frame/);
+  assert.ok(cut.out.length > 0 && plain.subarray(0, cut.out.length).equals(cut.out), "what decoded before the cut is there, unchanged");
 });

@@ -1,18 +1,25 @@
 /**
  * Restore's extraction worker (see extract-thread.ts): reads the plaintext tar from the ring and
- * extracts it with the extractor every restore uses, forwarding its log lines; posts the report.
+ * extracts it with the extractor every restore uses, forwarding its log lines, or for `--verify`
+ * only reads it with verifyTar; posts the report.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, INPUT_ENDED, STOP } from "@sov/core/byte-ring";
+import { BELL_TO_MAIN, ByteRing, Doorbell, INPUT_ENDED, STOP } from "@sov/core/byte-ring";
 import type { Logger } from "@sov/core/log";
 import { extractInto } from "./extract.js";
+import { verifyTar } from "./tar-verify.js";
 import type { ExtractMessage, ExtractWorkerSetup, InputFailure } from "./extract-messages.js";
 import { tagStage } from "./stage.js";
 
 const setup = workerData as ExtractWorkerSetup;
 const ring = new ByteRing(setup.ring);
 const control = new Int32Array(setup.control);
-const toWorker = new Doorbell(control, BELL_TO_WORKER);
+const bells = new Int32Array(setup.bells);
+/** Rung when the ring has more, or the input ended or failed. */
+const toWorker = new Doorbell(bells, setup.dataBell);
+/** Rung once bytes are given back to the ring. */
+const roomMade = new Doorbell(bells, setup.roomBell);
+/** Rung when this worker stops reading (STOP). */
 const toMain = new Doorbell(control, BELL_TO_MAIN);
 const port = parentPort!;
 /** The most one piece of the tar holds. */
@@ -49,7 +56,7 @@ async function* tar(): AsyncGenerator<Buffer> {
       if (handedOut > LAG) {
         ring.consume(handedOut - LAG);
         handedOut = LAG;
-        toMain.ring();
+        roomMade.ring();
       }
       yield Buffer.from(view.buffer, view.byteOffset, n);
       continue;
@@ -81,7 +88,8 @@ function forwardingLogger(): Logger {
 }
 
 try {
-  const report = await extractInto(tar(), setup.root, { ...setup.options, log: forwardingLogger() });
+  const job = setup.job;
+  const report = job.kind === "extract" ? await extractInto(tar(), job.root, { ...job.options, log: forwardingLogger() }) : await verifyTar(tar());
   post({ type: "done", report });
 } catch (err) {
   post({ type: "failed", message: err instanceof Error ? err.message : String(err) });

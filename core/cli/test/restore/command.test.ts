@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { PassThrough, Transform } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
 import { type DecoderLookup, latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
 import { silentLogger } from "@sov/core";
+import { needTools } from "@sov/core/testing";
 import { BLOCK_SIZE, encodePaxHeader, paxRecord } from "@sov/core/archive";
 import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
 
@@ -299,6 +302,40 @@ describe("argument errors are exit 2", () => {
     assert.match(r.log.text(), /restore FAILED: decrypting \(\.age\): chunk 3 failed authentication/);
     assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
     assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
+  });
+
+  test("a zstd archive cut part way: zstd's own ring feeds the extraction thread; exit 1, the zstd stage leads, what came before stays", async (t) => {
+    if (!needTools(t, "zstd")) return;
+    const e = setup(t);
+    const file = join(e.archives, "sovereign-backup-web-20250301-020000.tar.zst.age");
+    const big = randomBytes(6 << 20); // more than the ring holds, so it wraps before the cut
+    const tar = await packTar([{ name: "a", content: "1" }, { name: "big", content: big }, { name: "b", content: randomBytes(400_000) }, { name: "c", content: "3" }]);
+    const compressed = execFileSync("zstd", ["-q", "-c", "-3"], { input: tar, maxBuffer: 1 << 26 });
+    // the real zstd decoder (it shares its output ring with the extraction thread); no encryption
+    const zstdOnly: DecoderLookup = async (extension) => (extension === "zst" ? (await import("@sov/compress-zstd")).default.decoder! : passthroughDecoders(extension));
+    fs.writeFileSync(file, compressed);
+    const whole = join(e.dir, "whole");
+    const ok = await run([file, whole, "--identity", e.identity], {}, { decoderFor: zstdOnly });
+    assert.equal(ok.code, 0, ok.log.text());
+    assert.ok(fs.readFileSync(join(whole, "big")).equals(big), "the large file comes through the shared ring intact");
+    assert.equal(fs.readFileSync(join(whole, "c"), "utf8"), "3");
+    const verified = await run(["--verify", file, "--identity", e.identity], {}, { decoderFor: zstdOnly }); // the tar is read on the thread too
+    assert.equal(verified.code, 0, verified.log.text());
+    assert.match(verified.log.text(), /verify ok: .*: 4 entries, 4 files/);
+    // cut inside b's data (incompressible, so its last blocks are the stream's last bytes): zstd
+    // says its stream ends in a frame, after everything before the cut
+    fs.writeFileSync(file, compressed.subarray(0, compressed.length - 200));
+    const target = join(e.dir, "out");
+    const r = await run([file, target, "--identity", e.identity], {}, { decoderFor: zstdOnly });
+    assert.equal(r.code, 1);
+    assert.match(r.log.text(), /restore FAILED: decompressing \(\.zst\): the zstd stream ends in the middle of a frame/);
+    assert.equal(fs.readFileSync(join(target, "a"), "utf8"), "1");
+    assert.ok(fs.readFileSync(join(target, "big")).equals(big), "what came before the cut stays");
+    assert.equal(fs.existsSync(join(target, "b")), false, "a partial file is removed");
+    assert.equal(fs.existsSync(join(target, "c")), false, "nothing after the cut is made up");
+    const cutVerify = await run(["--verify", file, "--identity", e.identity], {}, { decoderFor: zstdOnly });
+    assert.equal(cutVerify.code, 1);
+    assert.match(cutVerify.log.text(), /verify FAILED: .*: decompressing \(\.zst\): the zstd stream ends in the middle of a frame/);
   });
 
   test("a global PAX record still applies after megabytes of data have passed through the extraction thread", async (t) => {
