@@ -63,10 +63,16 @@ async function readTarOnThread(tar: Readable, job: TarJob, log: Logger): Promise
   // the plaintext is copied once, by the decoder, and this thread only decrypts. Other
   // decoders' output is copied into a ring of this thread's.
   const shared = sharesOutput(tar) ? tar.shareOutput() : undefined;
-  const ring = shared ? undefined : new ByteRing(ByteRing.allocate(RING_SIZE));
-  const setup: ExtractWorkerSetup = shared
-    ? { ring: shared.ring, bells: shared.control, dataBell: BELL_TO_MAIN, roomBell: BELL_TO_WORKER, control: control.buffer as SharedArrayBuffer, job }
-    : { ring: ring!.shared, bells: control.buffer as SharedArrayBuffer, dataBell: BELL_TO_WORKER, roomBell: BELL_TO_MAIN, control: control.buffer as SharedArrayBuffer, job };
+  let ring: ByteRing | undefined;
+  let channel: Pick<ExtractWorkerSetup, "ring" | "bells" | "dataBell" | "roomBell">;
+  if (shared) {
+    // written by the decoder's thread, which rings BELL_TO_MAIN
+    channel = { ring: shared.ring, bells: shared.control, dataBell: BELL_TO_MAIN, roomBell: BELL_TO_WORKER };
+  } else {
+    ring = new ByteRing(ByteRing.allocate(RING_SIZE));
+    channel = { ring: ring.shared, bells: control.buffer as SharedArrayBuffer, dataBell: BELL_TO_WORKER, roomBell: BELL_TO_MAIN };
+  }
+  const setup: ExtractWorkerSetup = { ...channel, control: control.buffer as SharedArrayBuffer, job };
   const worker = new Worker(new URL("./extract-worker.js", import.meta.url), { workerData: setup });
 
   const result = new Promise<ExtractReport | VerifyReport>((resolve, reject) => {
@@ -87,37 +93,38 @@ async function readTarOnThread(tar: Readable, job: TarJob, log: Logger): Promise
     worker.postMessage(failure);
   };
 
-  const fed = shared
-    ? (async () => {
-        // the decoder fills the ring; what is left here is to tell the worker how the input ended
-        try {
-          await finished(tar.resume());
-          Atomics.store(control, INPUT_ENDED, 1);
-        } catch (err) {
-          if (!stopped()) fail(err);
-        } finally {
-          toWorker.ring();
-        }
-      })()
-    : (async () => {
-        // a decoder that can refill the pieces it pushed gets each one back once it is copied
-        const recycle = (tar as Readable & { recycle?: (piece: Buffer) => void }).recycle?.bind(tar);
-        const chunks = chunksOf(tar);
-        let complete = false;
-        try {
-          for (let next = await chunks.next(); !next.done && !stopped(); next = await chunks.next()) {
-            if (await writeAllToRing(ring!, next.value, toWorker, toMain, () => !stopped())) recycle?.(next.value);
-          }
-          complete = !stopped();
-          Atomics.store(control, INPUT_ENDED, 1);
-        } catch (err) {
-          fail(err);
-        } finally {
-          toWorker.ring();
-          // the worker stopped reading early, or reading failed: close the file and the decoders
-          if (!complete) await chunks.return?.();
-        }
-      })();
+  /** The decoder fills its own ring: what is left here is to tell the worker how the input ended. */
+  const relayEnd = async () => {
+    try {
+      await finished(tar.resume());
+      Atomics.store(control, INPUT_ENDED, 1);
+    } catch (err) {
+      if (!stopped()) fail(err);
+    } finally {
+      toWorker.ring();
+    }
+  };
+  /** Copies the decoded stream into `into`, then tells the worker how it ended. */
+  const copyInto = async (into: ByteRing) => {
+    // a decoder that can refill the pieces it pushed gets each one back once it is copied
+    const recycle = (tar as Readable & { recycle?: (piece: Buffer) => void }).recycle?.bind(tar);
+    const chunks = chunksOf(tar);
+    let complete = false;
+    try {
+      for (let next = await chunks.next(); !next.done && !stopped(); next = await chunks.next()) {
+        if (await writeAllToRing(into, next.value, toWorker, toMain, () => !stopped())) recycle?.(next.value);
+      }
+      complete = !stopped();
+      Atomics.store(control, INPUT_ENDED, 1);
+    } catch (err) {
+      fail(err);
+    } finally {
+      toWorker.ring();
+      // the worker stopped reading early, or reading failed: close the file and the decoders
+      if (!complete) await chunks.return?.();
+    }
+  };
+  const fed = ring ? copyInto(ring) : relayEnd();
 
   try {
     return await result;

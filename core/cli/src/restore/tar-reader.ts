@@ -248,12 +248,7 @@ export class TarReader {
   /** Exactly `n` bytes (a view when one chunk holds them), or null at a clean end of stream. */
   private async readExact(n: number): Promise<Buffer | null> {
     if (n === 0) return EMPTY;
-    if (this.chunk.length - this.pos >= n) {
-      const out = this.chunk.subarray(this.pos, this.pos + n);
-      this.pos += n;
-      this.consumed += n;
-      return out;
-    }
+    if (this.chunk.length - this.pos >= n) return this.takeBuffered(n);
     const parts: Buffer[] = [];
     let have = 0;
     while (have < n) {
