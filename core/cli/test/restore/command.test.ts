@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough, Transform } from "node:stream";
 import { describe, test, type TestContext } from "node:test";
 import { type DecoderLookup, latestArchive, listArchives, restoreCommand, type RestoreIO } from "../../src/restore/index.js";
-import { silentLogger } from "@sov/core";
+import { loadDecoder, silentLogger } from "@sov/core";
 import { needTools } from "@sov/core/testing";
 import { BLOCK_SIZE, encodePaxHeader, paxRecord } from "@sov/core/archive";
 import { captureLogger, packTar, passthroughDecoders, sink, tempDir } from "./helpers.js";
@@ -312,7 +312,7 @@ describe("argument errors are exit 2", () => {
     const tar = await packTar([{ name: "a", content: "1" }, { name: "big", content: big }, { name: "b", content: randomBytes(400_000) }, { name: "c", content: "3" }]);
     const compressed = execFileSync("zstd", ["-q", "-c", "-3"], { input: tar, maxBuffer: 1 << 26 });
     // the real zstd decoder (it shares its output ring with the extraction thread); no encryption
-    const zstdOnly: DecoderLookup = async (extension) => (extension === "zst" ? (await import("@sov/compress-zstd")).default.decoder! : passthroughDecoders(extension));
+    const zstdOnly: DecoderLookup = async (extension) => (extension === "zst" ? loadDecoder("zst") : passthroughDecoders(extension));
     fs.writeFileSync(file, compressed);
     const whole = join(e.dir, "whole");
     const ok = await run([file, whole, "--identity", e.identity], {}, { decoderFor: zstdOnly });
