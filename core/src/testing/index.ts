@@ -26,3 +26,4 @@ export { hasTool, needRoot, needTools } from "./tools.js";
 export { needS3, type S3TestServer } from "./s3.js";
 export { trustedScratch } from "./scratch.js";
 export { startTcpRelay, type TcpRelay } from "./relay.js";
+export { recordThreads, type ThreadExits } from "./threads.js";

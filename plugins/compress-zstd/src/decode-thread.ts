@@ -38,6 +38,8 @@ export class ThreadedZstdDecodeStream extends Duplex {
   private readonly toWorker = new Doorbell(this.control, BELL_TO_WORKER);
   private readonly toMain = new Doorbell(this.control, BELL_TO_MAIN);
   private worker: Worker | undefined;
+  /** Resolves when the worker has ended. */
+  private workerExited: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   /** The reader wants more: push until it says it has enough. */
   private wanted = false;
@@ -103,13 +105,11 @@ export class ThreadedZstdDecodeStream extends Duplex {
     Atomics.store(this.control, STOP, 1);
     this.toWorker.ring();
     this.toMain.ring(); // wakes this thread's own waits, so they look again
-    const worker = this.worker;
     this.worker = undefined;
-    if (!worker) return callback(err);
-    worker.terminate().then(
-      () => callback(err),
-      () => callback(err),
-    );
+    // Told to stop, never terminated: a thread terminated while it loads zstd-napi aborts the
+    // whole process (the addon's registration throws a C++ exception where none may be thrown).
+    // The worker sees STOP after the load, or within one block, and ends by itself.
+    void this.workerExited.then(() => callback(err));
   }
 
   /** The worker starts with the first bytes, so a stream destroyed before any holds none. */
@@ -119,8 +119,11 @@ export class ThreadedZstdDecodeStream extends Duplex {
     const worker = new Worker(new URL("./decode-worker.js", import.meta.url), { workerData: setup });
     worker.on("message", (failure: DecodeFailure) => this.fail(new Error(failure.message)));
     worker.on("error", (err) => this.fail(new Error(`the zstd thread failed: ${err.message}`, { cause: err })));
-    worker.on("exit", (code) => {
-      if (Atomics.load(this.control, STATE) !== DONE && !this.destroyed) this.fail(new Error(`the zstd thread stopped unexpectedly (exit code ${code})`));
+    this.workerExited = new Promise((resolve) => {
+      worker.on("exit", (code) => {
+        if (Atomics.load(this.control, STATE) !== DONE && !this.destroyed) this.fail(new Error(`the zstd thread stopped unexpectedly (exit code ${code})`));
+        resolve();
+      });
     });
     this.worker = worker;
   }

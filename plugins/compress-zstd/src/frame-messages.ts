@@ -6,13 +6,11 @@ export interface WorkerSetup {
   readonly outSlabSize: number;
 }
 
-/** Input for frame `frame`: `length` bytes of `slab` (if any), then the frame's end (if `end`). */
-export interface ToWorker {
-  readonly frame: number;
-  readonly slab?: ArrayBuffer;
-  readonly length: number;
-  readonly end: boolean;
-}
+export type ToWorker =
+  /** Input for frame `frame`: `length` bytes of `slab` (if any), then the frame's end (if `end`). */
+  | { readonly frame: number; readonly slab?: ArrayBuffer; readonly length: number; readonly end: boolean; readonly close?: undefined }
+  /** No more frames: the thread ends. */
+  | { readonly close: true };
 
 export type FromWorker =
   /** An input slab zstd has taken, free again. */

@@ -44,6 +44,7 @@ function flushOutput(frame: number, end: boolean): void {
 }
 
 port.on("message", (message: ToWorker) => {
+  if (message.close) return port.close(); // nothing else keeps the thread alive: it ends
   try {
     if (message.slab) {
       compress(message.frame, Buffer.from(message.slab, 0, message.length), false);

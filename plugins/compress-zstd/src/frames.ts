@@ -56,21 +56,24 @@ class ZstdFrames implements FrameCompressor {
     return Math.max(1, this.p.threads);
   }
 
-  /** The threads start with the first frame, so a run that ends before any data holds none. */
+  /**
+   * Frame `frame`'s thread. Thread i starts with frame i, so a run that ends before any data
+   * holds none, and a backup of one frame starts one.
+   */
   private worker(frame: number): Worker {
-    if (this.workers.length === 0) {
+    const i = frame % this.threads;
+    let worker = this.workers[i];
+    if (!worker) {
       const setup: WorkerSetup = { level: this.p.level, outSlabSize: SLAB_SIZE };
-      for (let i = 0; i < this.threads; i++) {
-        const worker = new Worker(new URL("./frame-worker.js", import.meta.url), { workerData: setup });
-        worker.on("message", (message: FromWorker) => this.onMessage(message));
-        worker.on("error", (err) => this.fail(new Error(`a zstd thread failed: ${err.message}`, { cause: err })));
-        worker.on("exit", (code) => {
-          if (!this.disposed) this.fail(new Error(`a zstd thread stopped unexpectedly (exit code ${code})`));
-        });
-        this.workers.push(worker);
-      }
+      worker = new Worker(new URL("./frame-worker.js", import.meta.url), { workerData: setup });
+      worker.on("message", (message: FromWorker) => this.onMessage(message));
+      worker.on("error", (err) => this.fail(new Error(`a zstd thread failed: ${err.message}`, { cause: err })));
+      worker.on("exit", (code) => {
+        if (!this.disposed) this.fail(new Error(`a zstd thread stopped unexpectedly (exit code ${code})`));
+      });
+      this.workers[i] = worker;
     }
-    return this.workers[frame % this.workers.length]!;
+    return worker;
   }
 
   async write(input: Buffer): Promise<FrameOutput> {
@@ -106,7 +109,11 @@ class ZstdFrames implements FrameCompressor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const worker of this.workers) void worker.terminate();
+    // Asked to end, never terminated: a thread terminated while it loads zstd-napi aborts the
+    // whole process (the addon's registration throws a C++ exception where none may be thrown).
+    // The request waits in the thread's queue behind its last frame, so it comes after the load.
+    const close: ToWorker = { close: true };
+    for (const worker of this.workers) worker.postMessage(close);
     this.freeSlabs.length = 0;
     this.slab = undefined;
     this.wakeAll();

@@ -10,7 +10,7 @@ import { type Duplex, Readable, Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { test } from "node:test";
 import { BELL_TO_MAIN, BELL_TO_WORKER, ByteRing, Doorbell, type SharedOutput } from "@sov/core/byte-ring";
-import { needTools } from "@sov/core/testing";
+import { needTools, recordThreads } from "@sov/core/testing";
 import { createZstdDecodeStream } from "../src/decode-stream.js";
 import { createThreadedZstdDecodeStream } from "../src/decode-thread.js";
 
@@ -70,13 +70,24 @@ for (const [how, createDecoder] of decoders) {
 test("the decoder's thread ends when its stream is destroyed halfway, or fails on damage", async (t) => {
   if (!needTools(t, "zstd")) return;
   const compressed = zstdCli(randomBytes(8 << 20), "-1");
-  const decoder = createThreadedZstdDecodeStream();
-  decoder.write(compressed.subarray(0, 4 << 20));
-  for await (const piece of decoder) {
-    assert.ok((piece as Buffer).length > 0);
-    break; // destroys the stream
-  }
-  assert.ok(decoder.destroyed);
+  const { exits } = await recordThreads(async () => {
+    const decoder = createThreadedZstdDecodeStream();
+    decoder.write(compressed.subarray(0, 4 << 20));
+    for await (const piece of decoder) {
+      assert.ok((piece as Buffer).length > 0);
+      break; // destroys the stream
+    }
+    assert.ok(decoder.destroyed);
+    // destroyed right after its first bytes, while its thread still loads zstd-napi (a thread
+    // terminated there aborts the process): the thread must load, see the stop, and end
+    const early = createThreadedZstdDecodeStream();
+    early.write(compressed.subarray(0, 1 << 20));
+    const closed = new Promise((resolve) => early.once("close", resolve));
+    early.destroy();
+    await closed; // after the thread's exit
+  });
+  assert.equal(exits.length, 2);
+  for (const code of await Promise.all(exits)) assert.equal(code, 0, "ended by itself, not terminated (exit code 1)");
   // a destroyed decoder's thread is gone: nothing keeps this test's process alive (the runner
   // would time out), and a second one decodes as usual
   const corrupt = Buffer.from(compressed);

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { needTools } from "@sov/core/testing";
+import { needTools, recordThreads } from "@sov/core/testing";
 import { createZstdFrames } from "../src/frames.js";
 
 const MiB = 1024 * 1024;
@@ -53,4 +53,28 @@ test("frames come back in order, end where they were ended, and decode to the in
   assert.equal(framesEnded, 4 + 3 + 1, "one end per endFrame, in order");
   const plain = execFileSync("zstd", ["-d", "-q", "-c"], { input: Buffer.concat(output), maxBuffer: 64 * MiB });
   assert.ok(plain.equals(Buffer.concat(input)), "the frames decode to the input");
+});
+
+test("a run of one frame starts one thread, and disposed threads end by themselves, even while loading", async (t) => {
+  if (!needTools(t, "zstd")) return;
+  // A small backup: one frame, so one of the two threads.
+  const small = await recordThreads(async () => {
+    const frames = createZstdFrames({ level: 3, threads: 2 });
+    try {
+      const out = [...(await frames.write(chunk(1))), ...(await frames.endFrame()), ...(await frames.finish())];
+      assert.ok(out.includes(null), "the frame ended");
+    } finally {
+      frames.dispose();
+    }
+  });
+  assert.equal(small.exits.length, 1, "one frame, one thread");
+  // Disposed right after the first slab went out, while its thread still loads zstd-napi: a
+  // thread terminated there aborts the process, so it must finish loading and end by itself.
+  const early = await recordThreads(async () => {
+    const frames = createZstdFrames({ level: 3, threads: 2 });
+    await frames.write(chunk(2)); // fills the first slab, which goes out: thread 0 starts
+    frames.dispose();
+  });
+  assert.equal(early.exits.length, 1);
+  for (const code of await Promise.all([...small.exits, ...early.exits])) assert.equal(code, 0, "ended by itself, not terminated (exit code 1)");
 });
