@@ -1,5 +1,18 @@
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import { createRequire } from "node:module";
+import type { Document, LineCounter } from "yaml";
 import { ConfigError } from "../errors.js";
+
+type Yaml = typeof import("yaml");
+let yamlModule: Yaml | undefined;
+
+/**
+ * yaml is loaded with the first config parsed, not with the core: evaluating it costs about
+ * 45 ms of CPU, which a restore on a host with no config (only the archive and the key) and
+ * every worker that loads the core (source-fs's walker) would pay for nothing.
+ */
+function yaml(): Yaml {
+  return (yamlModule ??= createRequire(import.meta.url)("yaml") as Yaml);
+}
 
 export type ConfigPath = ReadonlyArray<string | number>;
 
@@ -20,6 +33,7 @@ export class YamlConfigDocument {
   }
 
   static parse(file: string, text: string): YamlConfigDocument {
+    const { LineCounter, parseDocument } = yaml();
     const lines = new LineCounter();
     // Strict core schema, without the YAML 1.1 extras (`!!binary`, `!!set`, `!!timestamp`).
     const doc = parseDocument(text, { lineCounter: lines, schema: "core", resolveKnownTags: false, merge: false, uniqueKeys: true, prettyErrors: false });
@@ -66,6 +80,7 @@ export class YamlConfigDocument {
   /** The offset of the key itself (for errors about a key whose value is empty). */
   private keyOffset(path: ConfigPath): number | undefined {
     const parent = path.length > 1 ? this.doc.getIn(path.slice(0, -1), true) : this.doc.contents;
+    const { isMap, isPair, isScalar } = yaml();
     if (!isMap(parent)) return undefined;
     const last = path[path.length - 1];
     const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === last);
