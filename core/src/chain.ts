@@ -96,7 +96,7 @@ async function usePlugin(
   env: NodeJS.ProcessEnv,
 ): Promise<LoadedPlugin> {
   const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
-  const options = validatePluginOptions(plugin, block, config.document);
+  const options = validatePluginOptions(plugin, from, block, config.document);
   applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance), env });
   return { stage, instance, name: plugin.name, from };
 }

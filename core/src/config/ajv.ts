@@ -4,20 +4,38 @@ import type { ConfigPath, YamlConfigDocument } from "./yaml-document.js";
 
 /**
  * ajv is loaded when the first schema is compiled, not when the core is: loading it and making
- * the two instances costs 45–65 ms of CPU on the main thread, which a command that reads no
- * config (`sov restore FILE` on a machine with only the archive and the key) has no use for.
+ * an instance costs 30–40 ms of CPU on the main thread, which a command that reads no config
+ * (`sov restore FILE` on a machine with only the archive and the key) has no use for.
  */
-let instances: { strict: Ajv; coercing: Ajv } | undefined;
+let ajv: typeof import("ajv").Ajv | undefined;
+const instances = new Map<string, Ajv>();
 
-export function compileSchema(schema: object, opts: { coerce?: boolean } = {}): ValidateFunction {
-  if (!instances) {
-    const { Ajv } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
-    instances = {
-      strict: new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, useDefaults: true }),
-      coercing: new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, coerceTypes: true, useDefaults: true }),
-    };
+function instance(coerce: boolean, checkSchema: boolean): Ajv {
+  const key = `${coerce}/${checkSchema}`;
+  let made = instances.get(key);
+  if (!made) {
+    ajv ??= (createRequire(import.meta.url)("ajv") as typeof import("ajv")).Ajv;
+    made = new ajv({ allErrors: true, strict: false, allowUnionTypes: true, useDefaults: true, coerceTypes: coerce, validateSchema: checkSchema });
+    instances.set(key, made);
   }
-  return (opts.coerce ? instances.coercing : instances.strict).compile(schema);
+  return made;
+}
+
+/**
+ * Compiles `schema`; with `coerce`, values are coerced to the types it asks for (v0.1 configs).
+ * A schema is first checked against JSON Schema's meta-schema, so a plugin author's mistake is
+ * a clear error, except sov's own (`own`: its config formats and its built-in plugins' options):
+ * ajv compiles the meta-schema once per instance, about 20 ms of CPU on every command, and
+ * tests check those schemas against it instead.
+ */
+export function compileSchema(schema: object, opts: { coerce?: boolean; own?: boolean } = {}): ValidateFunction {
+  const own = opts.own === true;
+  const ajv = instance(opts.coerce === true, !own);
+  // Checked here, not left to compile(): ajv caches a schema before checking it, so a second
+  // compile of one it refused succeeds (the leave-out scan loads each destination once, and
+  // skips the one that fails, before the run loads it again).
+  if (!own && !ajv.validateSchema(schema)) throw new Error(`schema is invalid: ${ajv.errorsText()}`);
+  return ajv.compile(schema);
 }
 
 /**

@@ -136,7 +136,7 @@ function block(plugin: string, options: Record<string, unknown>, locate: (key: C
 function interpretV01(doc: YamlConfigDocument, raw: Record<string, unknown>, log: Logger): SovConfig {
   warnUnknownV01Keys(doc, raw, log);
   const known = Object.fromEntries(Object.entries(raw).filter(([k]) => k in V01_KNOWN_KEYS));
-  validateV01 ??= compileSchema(V01_SCHEMA, { coerce: true });
+  validateV01 ??= compileSchema(V01_SCHEMA, { coerce: true, own: true });
   validateOrThrow(validateV01, known, doc, identity);
   const c = known as {
     host?: string;
@@ -225,7 +225,7 @@ function warnUnknownV01Keys(doc: YamlConfigDocument, raw: Record<string, unknown
 }
 
 function interpretV2(doc: YamlConfigDocument, raw: Record<string, unknown>): SovConfig {
-  validateV2 ??= compileSchema(V2_SCHEMA);
+  validateV2 ??= compileSchema(V2_SCHEMA, { own: true });
   validateOrThrow(validateV2, raw, doc, identity);
   const dir = dirname(doc.file);
   const stage = (key: string, value: unknown, fallback: string): PluginBlock => {
