@@ -7,16 +7,17 @@ import type { ConfigPath, YamlConfigDocument } from "./yaml-document.js";
  * an instance costs 30–40 ms of CPU on the main thread, which a command that reads no config
  * (`sov restore FILE` on a machine with only the archive and the key) has no use for.
  */
-let ajv: typeof import("ajv").Ajv | undefined;
-const instances = new Map<string, Ajv>();
+let AjvClass: typeof import("ajv").Ajv | undefined;
+/** One instance without type coercion (v2 configs, plugin options), one with (v0.1 configs). */
+const instances = new Map<boolean, Ajv>();
 
-function instance(coerce: boolean, checkSchema: boolean): Ajv {
-  const key = `${coerce}/${checkSchema}`;
-  let made = instances.get(key);
+function instance(coerce: boolean): Ajv {
+  let made = instances.get(coerce);
   if (!made) {
-    ajv ??= (createRequire(import.meta.url)("ajv") as typeof import("ajv")).Ajv;
-    made = new ajv({ allErrors: true, strict: false, allowUnionTypes: true, useDefaults: true, coerceTypes: coerce, validateSchema: checkSchema });
-    instances.set(key, made);
+    AjvClass ??= (createRequire(import.meta.url)("ajv") as typeof import("ajv")).Ajv;
+    // validateSchema: compileSchema checks the schemas that need it
+    made = new AjvClass({ allErrors: true, strict: false, allowUnionTypes: true, useDefaults: true, coerceTypes: coerce, validateSchema: false });
+    instances.set(coerce, made);
   }
   return made;
 }
@@ -25,16 +26,15 @@ function instance(coerce: boolean, checkSchema: boolean): Ajv {
  * Compiles `schema`; with `coerce`, values are coerced to the types it asks for (v0.1 configs).
  * A schema is first checked against JSON Schema's meta-schema, so a plugin author's mistake is
  * a clear error, except sov's own (`own`: its config formats and its built-in plugins' options):
- * ajv compiles the meta-schema once per instance, about 20 ms of CPU on every command, and
- * tests check those schemas against it instead.
+ * ajv compiles the meta-schema for the first check, about 20 ms of CPU, and tests check sov's
+ * own schemas against it instead.
  */
 export function compileSchema(schema: object, opts: { coerce?: boolean; own?: boolean } = {}): ValidateFunction {
-  const own = opts.own === true;
-  const ajv = instance(opts.coerce === true, !own);
-  // Checked here, not left to compile(): ajv caches a schema before checking it, so a second
-  // compile of one it refused succeeds (the leave-out scan loads each destination once, and
-  // skips the one that fails, before the run loads it again).
-  if (!own && !ajv.validateSchema(schema)) throw new Error(`schema is invalid: ${ajv.errorsText()}`);
+  const ajv = instance(opts.coerce === true);
+  // Checked on every call, not by compile(): ajv caches a schema before it checks it, so a
+  // second compile of one it refused would succeed (the leave-out scan loads each destination
+  // and skips one that fails; the run then loads it again).
+  if (opts.own !== true && !ajv.validateSchema(schema)) throw new Error(`schema is invalid: ${ajv.errorsText()}`);
   return ajv.compile(schema);
 }
 
