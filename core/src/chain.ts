@@ -95,8 +95,9 @@ async function usePlugin(
   log: Logger,
   env: NodeJS.ProcessEnv,
 ): Promise<LoadedPlugin> {
-  const { plugin, from } = await loadPlugin(block.plugin, config.dir, stage);
-  const options = validatePluginOptions(plugin, from, block, config.document);
+  const loaded = await loadPlugin(block.plugin, config.dir, stage);
+  const { plugin, from } = loaded;
+  const options = validatePluginOptions(loaded, block, config.document);
   applyPlugin(plugin, hooks, options, { instance, host: config.host, configDir: config.dir, log: log.child(instance), env });
   return { stage, instance, name: plugin.name, from };
 }

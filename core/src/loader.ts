@@ -27,7 +27,12 @@ export interface LoadedPlugin {
   readonly plugin: SovPlugin;
   /** Where it came from: a package name or an absolute path. */
   readonly from: string;
+  /** One of sov's own plugins, from sov's own install (not a same-named package elsewhere). */
+  readonly builtin: boolean;
 }
+
+/** sov's own plugins, by package name. */
+const BUILTIN_PACKAGES = new Set(Object.values(BUILTIN_PLUGINS));
 
 /**
  * Resolves a plugin named in the config. A package name resolves from where sov is installed,
@@ -38,13 +43,16 @@ export interface LoadedPlugin {
 export async function loadPlugin(spec: string, configDir: string, expected: Stage): Promise<LoadedPlugin> {
   const from = BUILTIN_PLUGINS[spec] ?? spec;
   let url: string;
+  let builtin = false;
   if (isAbsolute(from)) {
     await checkTrustedFile(from, `plugin ${from}`, { executable: false });
     url = pathToFileURL(from).href;
   } else if (from.startsWith(".")) {
     throw new ConfigError(`plugin ${from}: relative paths are not allowed; use an absolute path or a package name`);
   } else {
-    url = pathToFileURL(await resolvePluginPackage(from, configDir)).href;
+    const { entry, beside } = await resolvePluginPackage(from, configDir);
+    url = pathToFileURL(entry).href;
+    builtin = beside && BUILTIN_PACKAGES.has(from);
   }
   await shareRunningCoreWith(fileURLToPath(url));
   let mod: Record<string, unknown>;
@@ -55,7 +63,7 @@ export async function loadPlugin(spec: string, configDir: string, expected: Stag
   }
   const plugin = (mod.default ?? mod.plugin) as SovPlugin | undefined;
   checkPluginShape(plugin, from, expected);
-  return { plugin, from };
+  return { plugin, from, builtin };
 }
 
 function checkPluginShape(plugin: SovPlugin | undefined, from: string, expected: Stage): asserts plugin is SovPlugin {
@@ -72,19 +80,16 @@ function checkPluginShape(plugin: SovPlugin | undefined, from: string, expected:
 
 const validators = new WeakMap<object, ValidateFunction>();
 
-/** sov's own plugins, by the package they load from: their schemas are checked by its tests. */
-const BUILTIN_PACKAGES = new Set(Object.values(BUILTIN_PLUGINS));
-
 /**
- * Checks a block's options against the plugin's schema, naming the config line at fault. `from`
- * is where the plugin loaded from (LoadedPlugin): a third-party plugin's schema is checked
- * against JSON Schema's meta-schema first.
+ * Checks a block's options against the plugin's schema, naming the config line at fault. The
+ * schema itself is checked against JSON Schema's meta-schema first, unless the plugin is sov's
+ * own (LoadedPlugin.builtin), whose schemas its tests check.
  */
-export function validatePluginOptions(plugin: SovPlugin, from: string, block: PluginBlock, doc: YamlConfigDocument): Record<string, unknown> {
+export function validatePluginOptions({ plugin, builtin }: LoadedPlugin, block: PluginBlock, doc: YamlConfigDocument): Record<string, unknown> {
   let validate = validators.get(plugin.optionsSchema);
   if (!validate) {
     try {
-      validate = compileSchema(plugin.optionsSchema, { own: BUILTIN_PACKAGES.has(from) });
+      validate = compileSchema(plugin.optionsSchema, { own: builtin });
     } catch (err) {
       throw new ConfigError(`plugin ${plugin.name} has an invalid options schema: ${errorMessage(err)}`);
     }

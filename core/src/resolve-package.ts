@@ -20,19 +20,20 @@ export function resolvePluginsBeside(packageDir: string): void {
 }
 
 /**
- * The entry file of plugin package `name`: beside sov (the `node_modules` of the sov package and
+ * The entry file of plugin package `name`, and whether it was found beside sov: beside sov (the `node_modules` of the sov package and
  * of its parents, as Node looks them up, never NODE_PATH or ~/.node_modules), else exactly
  * `<configDir>/node_modules/<name>` (no walking up, never the current directory). Wherever it
  * came from, the entry must lie inside its package and, as root, pass the trust checks of an
  * absolute path: its code runs as root.
  */
-export async function resolvePluginPackage(name: string, configDir: string): Promise<string> {
+export async function resolvePluginPackage(name: string, configDir: string): Promise<{ entry: string; beside: boolean }> {
   if (!PACKAGE_NAME_RE.test(name)) {
     throw new ConfigError(`plugin ${name}: not a package name (use a bare npm name like sov-plugin-x or @scope/x, or an absolute path)`);
   }
   const configModules = join(configDir, "node_modules");
   let packageDir = await findBeside(name);
   let entry = packageDir ? await packageEntry(packageDir) : null;
+  const beside = entry !== null;
   if (!entry) {
     packageDir = join(configModules, name);
     entry = await packageEntry(packageDir);
@@ -46,7 +47,7 @@ export async function resolvePluginPackage(name: string, configDir: string): Pro
     throw new ConfigError(`plugin ${name}: its entry point ${entry} is missing or lies outside ${packageDir}; refusing`);
   }
   await checkTrustedFile(real, `plugin ${name}`, { executable: false });
-  return real;
+  return { entry: real, beside };
 }
 
 /** `<dir>/node_modules/<name>` for the sov package's directory and each parent, first hit wins. */

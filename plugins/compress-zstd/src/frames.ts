@@ -122,6 +122,7 @@ class ZstdFrames implements FrameCompressor {
   /** Sends the filled part of the slab to the current frame's thread; with `end`, ends the frame. */
   private send(end: boolean): void {
     if (!(this.slab && this.fill > 0) && !end) return;
+    this.check(); // disposed while a write awaited its slab: start no thread nobody will close
     const worker = this.worker(this.frame);
     if (this.slab && this.fill > 0) {
       const slab = this.slab.buffer as ArrayBuffer;

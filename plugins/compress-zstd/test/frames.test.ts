@@ -76,5 +76,14 @@ test("a run of one frame starts one thread, and disposed threads end by themselv
     frames.dispose();
   });
   assert.equal(early.exits.length, 1);
+  // Disposed while a write awaits its slab (an abort between two turns): the write fails and
+  // starts no thread, since nothing would ever ask that one to end.
+  const between = await recordThreads(async () => {
+    const frames = createZstdFrames({ level: 3, threads: 2 });
+    const writing = frames.write(chunk(4));
+    frames.dispose();
+    await assert.rejects(writing, /disposed/);
+  });
+  assert.equal(between.exits.length, 0, "no thread started after dispose");
   for (const code of await Promise.all([...small.exits, ...early.exits])) assert.equal(code, 0, "ended by itself, not terminated (exit code 1)");
 });
