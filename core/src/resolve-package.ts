@@ -20,11 +20,11 @@ export function resolvePluginsBeside(packageDir: string): void {
 }
 
 /**
- * The entry file of plugin package `name`, and whether it was found beside sov: beside sov (the `node_modules` of the sov package and
- * of its parents, as Node looks them up, never NODE_PATH or ~/.node_modules), else exactly
- * `<configDir>/node_modules/<name>` (no walking up, never the current directory). Wherever it
- * came from, the entry must lie inside its package and, as root, pass the trust checks of an
- * absolute path: its code runs as root.
+ * The entry file of plugin package `name`, and whether it was found beside sov: beside sov
+ * (the `node_modules` of the sov package and of its parents, as Node looks them up, never
+ * NODE_PATH or ~/.node_modules), else exactly `<configDir>/node_modules/<name>` (no walking up,
+ * never the current directory). Wherever it came from, the entry must lie inside its package
+ * and, as root, pass the trust checks of an absolute path: its code runs as root.
  */
 export async function resolvePluginPackage(name: string, configDir: string): Promise<{ entry: string; beside: boolean }> {
   if (!PACKAGE_NAME_RE.test(name)) {

@@ -105,7 +105,6 @@ export class ThreadedZstdDecodeStream extends Duplex {
     Atomics.store(this.control, STOP, 1);
     this.toWorker.ring();
     this.toMain.ring(); // wakes this thread's own waits, so they look again
-    this.worker = undefined;
     // Told to stop, never terminated: a thread terminated while it loads zstd-napi aborts the
     // whole process (the addon's registration throws a C++ exception where none may be thrown).
     // The worker sees STOP after the load, or within one block, and ends by itself.
