@@ -6,7 +6,7 @@
  * archive without reading it and to fetch only the frames that hold the entries asked for.
  */
 import { Transform, type TransformCallback } from "node:stream";
-import { indexedEntry, SeekIndexWriter, TarScanner } from "./archive/index.js";
+import { SeekIndexWriter, TarScanner } from "./archive/index.js";
 import type { Compressor, FrameCompressor, FrameOutput } from "./plugin.js";
 
 /**
@@ -44,7 +44,7 @@ export class SeekableCompressStream extends Transform {
   ) {
     super();
     this.scanner = new TarScanner((entry) => {
-      this.index.addEntry(indexedEntry(entry));
+      this.index.addEntry(entry);
       this.starts.push(entry.offset);
     });
   }

@@ -142,8 +142,12 @@ function byteSum(block: Buffer): number {
   return (even & 0xffff) + (even >>> 16) + (odd & 0xffff) + (odd >>> 16);
 }
 
-/** Decodes a non-zero header block; throws TarFormatError when it is not a valid header. */
-export function decodeHeader(block: Buffer, offset: number): RawHeader {
+/**
+ * Decodes a non-zero header block; throws TarFormatError when it is not a valid header. With
+ * `scan`, only what a scan keeps is read (name, type, mode, size, mtime): the link name, owners
+ * and device numbers are left empty, which spares the seek index's scan a string per field.
+ */
+export function decodeHeader(block: Buffer, offset: number, scan = false): RawHeader {
   if (!checksumMatches(block, offset)) {
     throw new TarFormatError(`tar header checksum mismatch at byte ${offset}: the tar stream is corrupt`);
   }
@@ -154,19 +158,20 @@ export function decodeHeader(block: Buffer, offset: number): RawHeader {
   // POSIX ustar ("ustar\0") keeps long names' leading directories in `prefix`; GNU's format
   // ("ustar ") uses that space for other fields, so the prefix only counts with the POSIX magic
   if (isUstar && block[m + 5] === 0 && block[PREFIX[0]] !== 0) name = `${cString(block, PREFIX)}/${name}`;
+  const all = isUstar && !scan;
   return {
     name,
-    linkname: cString(block, LINKNAME),
+    linkname: scan ? "" : cString(block, LINKNAME),
     typeflag,
     mode: numeric(block, MODE, "mode", offset) & 0o7777,
-    uid: numeric(block, UID, "uid", offset),
-    gid: numeric(block, GID, "gid", offset),
+    uid: scan ? 0 : numeric(block, UID, "uid", offset),
+    gid: scan ? 0 : numeric(block, GID, "gid", offset),
     size: numeric(block, SIZE, "size", offset),
     mtime: numeric(block, MTIME, "mtime", offset, true),
-    uname: isUstar ? cString(block, UNAME) : "",
-    gname: isUstar ? cString(block, GNAME) : "",
-    devmajor: isUstar ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
-    devminor: isUstar ? numeric(block, DEVMINOR, "devminor", offset) : 0,
+    uname: all ? cString(block, UNAME) : "",
+    gname: all ? cString(block, GNAME) : "",
+    devmajor: all ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
+    devminor: all ? numeric(block, DEVMINOR, "devminor", offset) : 0,
     sparseExtended: isUstar && block[m + 5] === 0x20 && typeflag === "S" && block[482] !== 0,
   };
 }

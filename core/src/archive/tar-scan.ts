@@ -8,6 +8,9 @@ import { parsePax } from "./pax.js";
 import { decodeHeader, isZeroBlock, makeEntry, type TarEntry } from "./tar-decode.js";
 import { BLOCK_SIZE, paddedSize } from "./tar-format.js";
 
+/** What a scan reports of an entry: where it is and what the seek index keeps of it. */
+export type ScannedEntry = Pick<TarEntry, "name" | "type" | "mode" | "size" | "mtime" | "offset">;
+
 /** Extended headers larger than this end the scan: no entry sov writes needs them. */
 const MAX_META_BYTES = 1024 * 1024;
 const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
@@ -23,7 +26,7 @@ export type ScanOutcome =
 export class TarScanner {
   /** Where in the tar the next pushed byte is. */
   private offset: number;
-  /** The header block being assembled. */
+  /** A header block that straddles two chunks, as it is assembled. */
   private readonly block = Buffer.alloc(BLOCK_SIZE);
   private blockFill = 0;
   /** Data bytes still to skip (an entry's content and padding). */
@@ -43,7 +46,7 @@ export class TarScanner {
    * starts at an entry inside a tar rather than at its beginning.
    */
   constructor(
-    private readonly onEntry: (entry: TarEntry, dataStart: number) => void,
+    private readonly onEntry: (entry: ScannedEntry, dataStart: number) => void,
     startOffset = 0,
   ) {
     this.offset = startOffset;
@@ -75,23 +78,28 @@ export class TarScanner {
       return at + n;
     }
     if (this.meta) return this.collectMeta(bytes, at);
+    if (this.blockFill === 0 && bytes.length - at >= BLOCK_SIZE) {
+      // the whole block is in this chunk (nearly every header): read it where it lies
+      this.header(bytes.subarray(at, at + BLOCK_SIZE), here);
+      return at + BLOCK_SIZE;
+    }
     const n = Math.min(BLOCK_SIZE - this.blockFill, bytes.length - at);
     bytes.copy(this.block, this.blockFill, at, at + n);
     this.blockFill += n;
     if (this.blockFill < BLOCK_SIZE) return at + n;
     this.blockFill = 0;
-    this.header(here + n - BLOCK_SIZE);
+    this.header(this.block, here + n - BLOCK_SIZE);
     return at + n;
   }
 
-  private header(offset: number): void {
+  private header(block: Buffer, offset: number): void {
     if (this.entryStart < 0) this.entryStart = offset;
-    if (isZeroBlock(this.block)) {
+    if (isZeroBlock(block)) {
       if (this.longName !== null || this.longLink !== null || this.pax !== null) throw new Error(`extended headers at byte ${this.entryStart} are followed by the end of the archive`);
       this.outcome = { state: "end", offset };
       return;
     }
-    const raw = decodeHeader(this.block, offset);
+    const raw = decodeHeader(block, offset, true);
     if (raw.sparseExtended) throw new Error(`a GNU sparse file at byte ${this.entryStart}`);
     switch (raw.typeflag) {
       case "x":
