@@ -41,6 +41,37 @@ test("an index comes back as it was written: large sizes, negative times, names 
   assert.deepEqual(framesCovering(INDEX.frames, 8 * 1024 * 1024 - 512, 8 * 1024 * 1024 + 1), [0, 1]);
 });
 
+test("entries after extended headers keep their offsets: the gaps between entries come back", () => {
+  // a PAX header (two blocks) before the second entry, and a GNU long name (three) before the third
+  const entries: IndexedEntry[] = [
+    { offset: 0, name: "a", type: "file", mode: 0o644, size: 700, mtime: 5 },
+    { offset: 1536 + 1024, name: "a/\xe9", type: "file", mode: 0o644, size: 0, mtime: 5 },
+    { offset: 1536 + 1024 + 512 + 1536, name: `d/${"n".repeat(200)}`, type: "directory", mode: 0o755, size: 0, mtime: 4 },
+  ];
+  const index: SeekIndex = { frames: [{ tarStart: 0, tarLength: 10240, compStart: 0, compLength: 99 }], entries, endOfEntries: 1536 + 1024 + 512 + 1536 + 512 };
+  const decoded = decodeSeekIndex(encodeSeekIndex(index), 99);
+  assert.deepEqual({ frames: decoded.frames, entries: decoded.entries, endOfEntries: decoded.endOfEntries }, index);
+});
+
+test("an index of version 1 (deflated rows, what sov wrote before version 2) still reads", () => {
+  // encodeSeekIndex(INDEX) as sov wrote it before the columns (commit 89ab285)
+  const v1 = Buffer.from(
+    "XipNGGkAAABjZXjLzNBwZP5VHgaW1JJkfYYGliXMov+PcrGwZuQXlxQzNHA0MDc0NDQEMLCyvczJyVf4z9TQ0tAQ8J+ZgYmFJSczL/t/w5SGhgCmhoYGlgXyIKUJIEIBAFkAAAABAAAAc292LXNlZWs=",
+    "base64",
+  );
+  assert.equal(v1.readUInt32LE(v1.length - SEEK_FOOTER_SIZE + 4), 1);
+  assert.equal(seekFrameLength(v1.subarray(v1.length - SEEK_FOOTER_SIZE)), v1.length);
+  const decoded = decodeSeekIndex(v1, INDEX_START);
+  assert.deepEqual({ frames: decoded.frames, entries: decoded.entries, endOfEntries: decoded.endOfEntries }, INDEX);
+  assert.throws(() => decodeSeekIndex(v1, INDEX_START + 1), SeekIndexError, "and is checked as version 2 is");
+  const v2 = encodeSeekIndex(INDEX);
+  assert.equal(v2.readUInt32LE(v2.length - SEEK_FOOTER_SIZE + 4), 2, "what sov writes now is version 2");
+  const v3 = Buffer.from(v2);
+  v3.writeUInt32LE(3, v3.length - SEEK_FOOTER_SIZE + 4);
+  assert.equal(seekFrameLength(v3.subarray(v3.length - SEEK_FOOTER_SIZE)), null, "a later version is no index to this sov");
+  assert.throws(() => decodeSeekIndex(v3, INDEX_START), /version 3, which this sov does not read/);
+});
+
 test("a stream without the footer has no index; a damaged or inconsistent one is refused", () => {
   assert.equal(seekFrameLength(Buffer.alloc(SEEK_FOOTER_SIZE)), null);
   const frame = encodeSeekIndex(INDEX);
@@ -48,15 +79,42 @@ test("a stream without the footer has no index; a damaged or inconsistent one is
   refused("frames that do not end where the index starts", frame, INDEX_START + 1);
   const flipped = Buffer.from(frame);
   flipped[20] = flipped[20]! ^ 0xff;
-  refused("a flipped byte in the deflated body", flipped);
+  refused("a flipped byte in the compressed body", flipped);
   const withEntries = (entries: IndexedEntry[], endOfEntries = INDEX.endOfEntries) => encodeSeekIndex({ ...INDEX, entries, endOfEntries });
-  refused("an offset inside a block", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, offset: 100 }]));
-  refused("an entry too large for its place", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, size: 2048 }, INDEX.entries[2]!]));
+  refused("an offset inside a block", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, offset: 612 }]));
+  // entries never overlap in what sov writes (each starts where the previous one's data ends, or
+  // later), so the last entry is the one that can claim more than its place
+  refused("an entry too large for its place", withEntries([INDEX.entries[0]!, { ...INDEX.entries[1]!, size: 2048 }], 1536));
   refused("the end of entries past the tar", withEntries(INDEX.entries.slice(0, 2), 6 * 2 ** 32 + 16 * 1024 * 1024));
   refused("an empty name", withEntries([{ ...INDEX.entries[0]!, name: "" }]));
   const header = Buffer.from(frame);
   header.writeUInt32LE(7, 4);
   refused("a frame header that disagrees with the footer", header);
+});
+
+test("any one byte changed in an index is either read or refused with SeekIndexError, never another error", () => {
+  const entries: IndexedEntry[] = [];
+  let offset = 0;
+  for (let i = 0; i < 300; i++) {
+    const size = (i * 7919) % 5000;
+    entries.push({ offset, name: `dir${i % 7}/file-${i}`, type: i % 10 === 0 ? "directory" : "file", mode: 0o644, size, mtime: 1_700_000_000 + (i % 13) });
+    offset += BLOCK_SIZE + Math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE + (i % 50 === 0 ? 1024 : 0);
+  }
+  const frame = encodeSeekIndex({ frames: [{ tarStart: 0, tarLength: offset + 1024, compStart: 0, compLength: 5000 }], entries, endOfEntries: offset });
+  let refusals = 0;
+  for (let at = 8; at < frame.length - SEEK_FOOTER_SIZE; at++) {
+    for (const flip of [0x01, 0x80, 0xff]) {
+      const bad = Buffer.from(frame);
+      bad[at] = bad[at]! ^ flip;
+      try {
+        decodeSeekIndex(bad, 5000);
+      } catch (err) {
+        assert.ok(err instanceof SeekIndexError, `byte ${at} ^ ${flip}: ${String(err)}`);
+        refusals++;
+      }
+    }
+  }
+  assert.ok(refusals > (frame.length - 24) * 2, `most changes are caught (${refusals} refusals)`);
 });
 
 function tmp(t: TestContext): string {

@@ -122,13 +122,13 @@ function withIndex(fx: Fixture, edit: (index: SeekIndex) => Buffer): string {
 
 const LIES: Array<{ what: string; edit: (index: SeekIndex, small: number) => Buffer; warning: RegExp }> = [
   {
-    what: "an index that does not inflate",
+    what: "an index that does not decompress",
     edit: (index) => {
       const frame = encodeSeekIndex(index);
       frame.fill(0x55, 8, frame.length - SEEK_FOOTER_SIZE);
       return frame;
     },
-    warning: /its index is damaged \(the index does not inflate/,
+    warning: /its index is damaged \(the index does not decompress/,
   },
   {
     what: "an entry past the end of the tar",
