@@ -299,7 +299,15 @@ export function decodeSeekIndex(frame: Buffer, frameStart: number): DecodedSeekI
     throw new SeekIndexError(`the index does not decompress: ${err instanceof Error ? err.message : String(err)}`);
   }
   const r = new ByteReader(body);
-  const { count, columns: c, endOfEntries, frames } = version === 1 ? readRows(r) : readColumns(r);
+  let read: IndexBody;
+  try {
+    read = version === 1 ? readRows(r) : readColumns(r);
+  } catch (err) {
+    // columns for the count an index claims may not fit in memory: that index cannot be used
+    if (err instanceof RangeError) throw new SeekIndexError(`the index is too large to read: ${err.message}`);
+    throw err;
+  }
+  const { count, columns: c, endOfEntries, frames } = read;
   if (!r.done) throw new SeekIndexError("the index has bytes after its last entry");
   const tarEnd = frames.length ? frames[frames.length - 1]!.tarStart + frames[frames.length - 1]!.tarLength : 0;
   const compEnd = frames.length ? frames[frames.length - 1]!.compStart + frames[frames.length - 1]!.compLength : 0;
@@ -327,6 +335,8 @@ function readColumns(r: ByteReader): IndexBody {
   const count = r.count(7);
   const endOfEntries = r.varint();
   const frames = readFrames(r);
+  // each entry has a header block before the end of the entries: checked before the columns are made
+  if (count * BLOCK_SIZE > endOfEntries) throw new SeekIndexError(`the index claims ${count} entries before byte ${endOfEntries}`);
   const c = new Columns(count);
   for (let i = 0; i < count; i++) {
     const code = r.byte();

@@ -144,8 +144,9 @@ function byteSum(block: Buffer): number {
 
 /**
  * Decodes a non-zero header block; throws TarFormatError when it is not a valid header. With
- * `scan`, only what a scan keeps is read (name, type, mode, size, mtime): the link name, owners
- * and device numbers are left empty, which spares the seek index's scan a string per field.
+ * `scan`, the link name and owner names are left empty (no index keeps them), which spares the
+ * seek index's scan a string per field; every field is still checked as restore checks it, so
+ * a scan accepts exactly the headers restore's reader does.
  */
 export function decodeHeader(block: Buffer, offset: number, scan = false): RawHeader {
   if (!checksumMatches(block, offset)) {
@@ -158,20 +159,20 @@ export function decodeHeader(block: Buffer, offset: number, scan = false): RawHe
   // POSIX ustar ("ustar\0") keeps long names' leading directories in `prefix`; GNU's format
   // ("ustar ") uses that space for other fields, so the prefix only counts with the POSIX magic
   if (isUstar && block[m + 5] === 0 && block[PREFIX[0]] !== 0) name = `${cString(block, PREFIX)}/${name}`;
-  const all = isUstar && !scan;
+  const names = isUstar && !scan;
   return {
     name,
     linkname: scan ? "" : cString(block, LINKNAME),
     typeflag,
     mode: numeric(block, MODE, "mode", offset) & 0o7777,
-    uid: scan ? 0 : numeric(block, UID, "uid", offset),
-    gid: scan ? 0 : numeric(block, GID, "gid", offset),
+    uid: numeric(block, UID, "uid", offset),
+    gid: numeric(block, GID, "gid", offset),
     size: numeric(block, SIZE, "size", offset),
     mtime: numeric(block, MTIME, "mtime", offset, true),
-    uname: all ? cString(block, UNAME) : "",
-    gname: all ? cString(block, GNAME) : "",
-    devmajor: all ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
-    devminor: all ? numeric(block, DEVMINOR, "devminor", offset) : 0,
+    uname: names ? cString(block, UNAME) : "",
+    gname: names ? cString(block, GNAME) : "",
+    devmajor: isUstar ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
+    devminor: isUstar ? numeric(block, DEVMINOR, "devminor", offset) : 0,
     sparseExtended: isUstar && block[m + 5] === 0x20 && typeflag === "S" && block[482] !== 0,
   };
 }

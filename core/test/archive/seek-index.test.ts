@@ -7,9 +7,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
+import { brotliCompressSync, constants as zlibConstants } from "node:zlib";
 import {
-  BLOCK_SIZE, decodeSeekIndex, encodeSeekIndex, framesCovering, seekFrameLength, SeekIndexError, SEEK_FOOTER_SIZE, TarScanner,
-  type IndexedEntry, type SeekIndex,
+  BLOCK_SIZE, decodeHeader, decodeSeekIndex, encodeHeader, encodeSeekIndex, framesCovering, seekFrameLength, SeekIndexError, SEEK_FOOTER_SIZE,
+  SKIPPABLE_MAGIC, TarScanner, type IndexedEntry, type SeekIndex,
 } from "../../src/archive/index.js";
 import { needTools } from "../../src/testing/index.js";
 
@@ -115,6 +116,38 @@ test("any one byte changed in an index is either read or refused with SeekIndexE
     }
   }
   assert.ok(refusals > (frame.length - 24) * 2, `most changes are caught (${refusals} refusals)`);
+});
+
+test("the scan refuses every header restore's reader refuses, though it keeps fewer fields", () => {
+  const header = { name: "d/f", type: "file", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 1_700_000_000, uname: "root", gname: "root" } as const;
+  for (const [field, at] of [["uid", 108], ["gid", 116], ["devmajor", 329], ["devminor", 337]] as const) {
+    const tar = Buffer.concat([encodeHeader(header), encodeHeader({ ...header, name: "d/g" }), Buffer.alloc(2 * BLOCK_SIZE)]);
+    tar.write("zz", at, "latin1");
+    tar.write("        ", 148, "latin1");
+    let sum = 0;
+    for (let i = 0; i < BLOCK_SIZE; i++) sum += tar[i]!;
+    tar.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    assert.throws(() => decodeHeader(tar.subarray(0, BLOCK_SIZE), 0), new RegExp(`invalid ${field}`), "restore's reader refuses it");
+    const found: string[] = [];
+    const result = new TarScanner((e) => found.push(e.name)).push(tar);
+    assert.deepEqual(result, { state: "unindexable", reason: `invalid ${field} in the tar header at byte 0` }, `a bad ${field}: no index`);
+    assert.deepEqual(found, []);
+  }
+});
+
+test("an index claiming more entries than its tar could hold is refused before its columns are made", () => {
+  // version 2 body: 10,000,000 entries, the end of entries at byte 0, one frame; then zeros
+  const body = Buffer.alloc(70_000_064);
+  body.set([0x80, 0xad, 0xe2, 0x04, 0, 1, 1, 77]);
+  const payload = brotliCompressSync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } });
+  const footer = Buffer.alloc(SEEK_FOOTER_SIZE);
+  footer.writeUInt32LE(payload.length, 0);
+  footer.writeUInt32LE(2, 4);
+  footer.write("sov-seek", 8, "latin1");
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(SKIPPABLE_MAGIC, 0);
+  head.writeUInt32LE(payload.length + SEEK_FOOTER_SIZE, 4);
+  assert.throws(() => decodeSeekIndex(Buffer.concat([head, payload, footer]), 77), { name: "SeekIndexError", message: "the index claims 10000000 entries before byte 0" });
 });
 
 function tmp(t: TestContext): string {
