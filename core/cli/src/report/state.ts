@@ -13,8 +13,13 @@ export interface SovState {
   lastSuccessAt: string | null;
 }
 
+/** Where sov keeps its state (and its compile cache): `$SOVEREIGN_BACKUP_STATE_DIR`, or the default. */
+export function stateDir(env: NodeJS.ProcessEnv): string {
+  return env.SOVEREIGN_BACKUP_STATE_DIR || DEFAULT_STATE_DIR;
+}
+
 export function stateFile(env: NodeJS.ProcessEnv): string {
-  return join(env.SOVEREIGN_BACKUP_STATE_DIR || DEFAULT_STATE_DIR, "last-run.json");
+  return join(stateDir(env), "last-run.json");
 }
 
 export async function readState(path: string): Promise<SovState | null> {
