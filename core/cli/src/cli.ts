@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { ExitCode, SovError, errorMessage, createLogger, type Logger, describeRun, runBackup, type RunResult, type SourceStats, formatBytes, loadConfig, type SovConfig, buildChain, selectDestinations, archiveName, resolvePluginsBeside } from "@sov/core";
 import { toReport, type RunReport } from "./report/json.js";
-import { readState, recordRun, stateFile } from "./report/state.js";
+import { readState, recordRun, stateDir, stateFile } from "./report/state.js";
+import { COMPILE_CACHE_SUBDIR } from "./compile-cache.js";
 import { buildInfo } from "./build-info.js";
 import { writeMetrics } from "./report/metrics.js";
 import { startProgress } from "./report/progress.js";
@@ -209,6 +211,7 @@ async function commandRun(values: Values, env: NodeJS.ProcessEnv, log: Logger): 
       cliFiles: [
         { path: logFile(env) ?? "", why: "sov's log file" },
         { path: statePath, why: "sov's state file" },
+        { path: join(stateDir(env), COMPILE_CACHE_SUBDIR), why: "sov's compile cache" },
       ],
       targets,
       dryRun: !!values["dry-run"],

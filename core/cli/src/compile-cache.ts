@@ -8,12 +8,14 @@
  * `$SOVEREIGN_BACKUP_STATE_DIR` moves it) and is used only when that directory and every
  * directory above it are owned by root (or, for a run that is not root's, by root or the user
  * running it) and writable by nobody else: anyone who could write the cache could run code as
- * root. Otherwise, or on Node 20, sov runs without it. `NODE_DISABLE_COMPILE_CACHE=1` turns it
- * off (Node's own switch).
+ * root; the cache directory itself must be this user's and closed to everyone else (0700).
+ * Otherwise, or on Node 20, sov runs without it. `NODE_DISABLE_COMPILE_CACHE=1` turns it off
+ * (Node's own switch). `NODE_COMPILE_CACHE`, Node's variable for a cache of its own choosing,
+ * is applied by Node before sov starts, unchecked: only root's environment can set it for root.
  */
 import { lstatSync, mkdirSync } from "node:fs";
 import nodeModule from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { stateDir } from "./report/state.js";
 
 export const COMPILE_CACHE_SUBDIR = "node-compile-cache";
@@ -23,8 +25,10 @@ export function useCompileCache(env: NodeJS.ProcessEnv = process.env): void {
   // not in Node 20 (nor in its types): looked up on the module object, not imported by name,
   // which Node 20 would refuse to link
   const { enableCompileCache } = nodeModule as { enableCompileCache?: (dir: string) => unknown };
-  if (typeof enableCompileCache !== "function") return;
-  const state = stateDir(env);
+  if (typeof enableCompileCache !== "function" || env.NODE_DISABLE_COMPILE_CACHE) return;
+  // absolute and normalised (no trailing slash that would make lstat follow a link): the path
+  // checked is the path Node is given
+  const state = resolve(stateDir(env));
   const dir = join(state, COMPILE_CACHE_SUBDIR);
   try {
     // nothing is created where it could not be used: not before a run made the state directory
@@ -35,20 +39,31 @@ export function useCompileCache(env: NodeJS.ProcessEnv = process.env): void {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") return;
   }
   try {
-    if (trustedDirectories(dir)) enableCompileCache(dir);
+    if (trustedDirectories(dir) && privateDirectory(dir)) enableCompileCache(dir);
   } catch {
     // a cache is never a reason for a run to fail
   }
 }
 
-/** `dir` and every directory above it: owned by root or by this user, and writable by neither group nor others. */
+/** `dir` (absolute) and every directory above it: owned by root or by this user, and writable by neither group nor others. */
 export function trustedDirectories(dir: string): boolean {
   const me = process.geteuid?.() ?? -1;
-  for (let at = dir; ; at = dirname(at)) {
+  for (let at = resolve(dir); ; at = dirname(at)) {
     const st = lstatSync(at);
     if (!st.isDirectory()) return false; // a symlink included: its target is not checked
     if (st.uid !== 0 && st.uid !== me) return false;
     if (st.mode & 0o022) return false;
-    if (at === "/") return true;
+    if (dirname(at) === at) return true;
   }
+}
+
+/**
+ * The cache directory itself: this user's, and closed to everyone else. Node makes a
+ * subdirectory per Node version in it with the process's umask (a root shell's 022 makes it
+ * world-readable, 000 world-writable) and reads whatever files it finds there, so nobody else
+ * may so much as enter the directory.
+ */
+function privateDirectory(dir: string): boolean {
+  const st = lstatSync(dir);
+  return st.isDirectory() && st.uid === (process.geteuid?.() ?? -1) && (st.mode & 0o077) === 0;
 }

@@ -14,11 +14,12 @@ const sovBin = fileURLToPath(new URL("../../bin/sov.js", import.meta.url));
 const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
 const hasCompileCache = major > 22 || (major === 22 && minor >= 1);
 
-function sovVersion(stateDir: string): void {
+function sovVersion(stateDir: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): void {
   const env: NodeJS.ProcessEnv = { ...process.env, SOVEREIGN_BACKUP_STATE_DIR: stateDir };
   delete env.NODE_COMPILE_CACHE;
   delete env.NODE_DISABLE_COMPILE_CACHE;
-  const res = spawnSync(process.execPath, [sovBin, "--version"], { encoding: "utf8", env });
+  const res = spawnSync(process.execPath, [sovBin, "--version"], { encoding: "utf8", env: { ...env, ...opts.env }, cwd: opts.cwd, timeout: 30_000 });
+  assert.equal(res.error, undefined, "sov --version ends");
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /^sov \d/);
 }
@@ -37,6 +38,7 @@ test("a directory is trusted only when it and every parent are owned by root or 
   symlinkSync(dir, join(scratch, "link"));
   assert.equal(trustedDirectories(join(scratch, "link")), false, "a symlink");
   assert.equal(trustedDirectories("/tmp"), false, "a world-writable directory, sticky or not");
+  assert.equal(trustedDirectories("/"), true, "the walk ends at /");
 });
 
 test(`sov keeps its compile cache in a trusted state directory (${hasCompileCache ? "Node 22.1+" : `Node ${process.version}: none is made`})`, (t) => {
@@ -61,4 +63,21 @@ test(`sov keeps its compile cache in a trusted state directory (${hasCompileCach
   chmodSync(loose, 0o770);
   sovVersion(loose);
   assert.deepEqual(readdirSync(loose), [], "a group-writable state directory gets no cache");
+
+  // a cache directory that others may enter: what Node makes inside it is not checked, so unused
+  const open = join(scratch, "open");
+  mkdirSync(join(open, COMPILE_CACHE_SUBDIR), { recursive: true, mode: 0o755 });
+  chmodSync(join(open, COMPILE_CACHE_SUBDIR), 0o755);
+  sovVersion(open);
+  assert.deepEqual(readdirSync(join(open, COMPILE_CACHE_SUBDIR)), [], "a cache directory open to others is not used");
+
+  const off = join(scratch, "off");
+  mkdirSync(off, { mode: 0o750 });
+  sovVersion(off, { env: { NODE_DISABLE_COMPILE_CACHE: "1" } });
+  assert.deepEqual(readdirSync(off), [], "NODE_DISABLE_COMPILE_CACHE=1: nothing is made");
+
+  // a relative state directory is taken from where sov runs, checked up to / and used
+  mkdirSync(join(scratch, "rel", "state"), { recursive: true, mode: 0o750 });
+  sovVersion("rel/state", { cwd: scratch });
+  assert.ok(readdirSync(join(scratch, "rel", "state", COMPILE_CACHE_SUBDIR)).length > 0, "a relative state directory's cache");
 });
