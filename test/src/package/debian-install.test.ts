@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { needRoot, needTools, REPO } from "../helpers.js";
@@ -64,6 +64,12 @@ function backUpAndRestore(t: TestContext, root: string, sov: string, label: stri
   for (const file of ["etc/debian_version", "etc/sovereign-backup/config.yaml"]) {
     assert.deepEqual(readFileSync(join(root, target, file)), readFileSync(join(root, file)), `${label}: /${file} restored byte for byte`);
   }
+
+  // the bundled Node 22 kept the modules it compiled, in root's state directory only (core/cli/src/compile-cache.ts)
+  const cache = join(root, "var/lib/sovereign-backup/node-compile-cache");
+  assert.equal(statSync(cache).mode & 0o777, 0o700, `${label}: the compile cache is root's alone`);
+  const versions = readdirSync(cache).filter((d) => d.startsWith("v22."));
+  assert.ok(versions.length > 0 && readdirSync(join(cache, versions[0]!)).length > 100, `${label}: the compile cache holds sov's modules: ${versions.join()}`);
 
   const dry = ok(inRoot(root, `${sov} install --dry-run`), `${label}: sov install --dry-run`);
   assert.match(dry, /nothing changed/, `${label}: sov install has nothing left to do:\n${dry}`);
