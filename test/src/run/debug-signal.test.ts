@@ -7,10 +7,13 @@ import { test } from "node:test";
 import { needRoot, needTools, REPO } from "../helpers.js";
 import { makeFixture, type Fixture } from "./fixture.js";
 
-/** TCP sockets the process listens on, from /proc: precise even if another process holds 9229. */
+/**
+ * TCP sockets the process listens on, from /proc: precise even if another process holds 9229.
+ * A process that has ended (it may, between a check of its exit code and this) listens on none.
+ */
 function listeningPorts(pid: number): string[] {
   const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+  for (const fd of readdirSafe(`/proc/${pid}/fd`)) {
     const m = /^socket:\[(\d+)\]$/.exec(readlinkSafe(`/proc/${pid}/fd/${fd}`));
     if (m) inodes.add(m[1]!);
   }
