@@ -8,9 +8,9 @@ export { byteString, displayName, fsPath } from "./byte-string.js";
 export { compileGlobs, globToRegExpSource, hasWildcards, type GlobOptions, type NameMatcher } from "./glob.js";
 export { idsByName, loadIdNames, namesById, parseIdFile, parseIdLine, readIdFile, type IdFileEntry, type IdNames } from "./owner-names.js";
 export { paxRecord, paxTime, parsePax } from "./pax.js";
-export { decodeHeader, isZeroBlock, makeEntry, type RawHeader, type TarEntry } from "./tar-decode.js";
+export { decodeHeader, isZeroBlock, makeEntry, type HeaderStrings, type RawHeader, type TarEntry } from "./tar-decode.js";
 export { encodeHeader, encodePaxHeader, paxRecordsFor, writeUstarHeader, type EntryHeader } from "./tar-encode.js";
-export { BLOCK_SIZE, paddedSize, TarFormatError, TYPEFLAG, type EntryType } from "./tar-format.js";
+export { BLOCK_SIZE, paddedSize, TarFormatError, TYPE, TYPEFLAG, type EntryType } from "./tar-format.js";
 export { DeepPaths, MAX_MEMBER_DEPTH } from "./deep-path.js";
 export { TarScanner, type ScanOutcome } from "./tar-scan.js";
 export {

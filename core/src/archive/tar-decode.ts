@@ -66,6 +66,37 @@ function cString(block: Buffer, [start, length]: Field): string {
   return block.toString("latin1", start, end === -1 || end > start + length ? start + length : end);
 }
 
+/** The string last made for an owner-name field, and its bytes: the same few names repeat entry after entry. */
+class RepeatedName {
+  private readonly bytes: Buffer;
+  private length = -1;
+  private text = "";
+
+  constructor(private readonly field: Field) {
+    this.bytes = Buffer.alloc(field[1]);
+  }
+
+  /** The field as cString reads it, without making a string when it holds the previous header's bytes. */
+  read(block: Buffer): string {
+    const [start, width] = this.field;
+    let end = start;
+    while (end < start + width && block[end] !== 0) end++;
+    const length = end - start;
+    if (length === this.length) {
+      let i = 0;
+      while (i < length && block[start + i] === this.bytes[i]) i++;
+      if (i === length) return this.text;
+    }
+    block.copy(this.bytes, 0, start, end);
+    this.length = length;
+    this.text = block.toString("latin1", start, end);
+    return this.text;
+  }
+}
+
+const unames = new RepeatedName(UNAME);
+const gnames = new RepeatedName(GNAME);
+
 /** Octal digits (space or NUL padded), or GNU's base-256 for values that do not fit. */
 function numeric(block: Buffer, [start, length]: Field, what: string, offset: number, signed = false): number {
   const first = block[start]!;
@@ -143,12 +174,18 @@ function byteSum(block: Buffer): number {
 }
 
 /**
- * Decodes a non-zero header block; throws TarFormatError when it is not a valid header. With
- * `scan`, the link name and owner names are left empty (no index keeps them), which spares the
- * seek index's scan a string per field; every field is still checked as restore checks it, so
- * a scan accepts exactly the headers restore's reader does.
+ * Which of a header's strings decodeHeader makes, beyond the name: restore needs them all;
+ * verify has no use for owner names; the seek index keeps neither link names nor owners.
  */
-export function decodeHeader(block: Buffer, offset: number, scan = false): RawHeader {
+export type HeaderStrings = "all" | "no-owners" | "name";
+
+/**
+ * Decodes a non-zero header block; throws TarFormatError when it is not a valid header. The
+ * strings `strings` leaves out are empty, which spares a reader that does not need them a string
+ * per field; every field is still checked as restore checks it, so every reader accepts exactly
+ * the headers restore's does.
+ */
+export function decodeHeader(block: Buffer, offset: number, strings: HeaderStrings = "all"): RawHeader {
   if (!checksumMatches(block, offset)) {
     throw new TarFormatError(`tar header checksum mismatch at byte ${offset}: the tar stream is corrupt`);
   }
@@ -159,18 +196,18 @@ export function decodeHeader(block: Buffer, offset: number, scan = false): RawHe
   // POSIX ustar ("ustar\0") keeps long names' leading directories in `prefix`; GNU's format
   // ("ustar ") uses that space for other fields, so the prefix only counts with the POSIX magic
   if (isUstar && block[m + 5] === 0 && block[PREFIX[0]] !== 0) name = `${cString(block, PREFIX)}/${name}`;
-  const names = isUstar && !scan;
+  const owners = isUstar && strings === "all";
   return {
     name,
-    linkname: scan ? "" : cString(block, LINKNAME),
+    linkname: strings === "name" ? "" : cString(block, LINKNAME),
     typeflag,
     mode: numeric(block, MODE, "mode", offset) & 0o7777,
     uid: numeric(block, UID, "uid", offset),
     gid: numeric(block, GID, "gid", offset),
     size: numeric(block, SIZE, "size", offset),
     mtime: numeric(block, MTIME, "mtime", offset, true),
-    uname: names ? cString(block, UNAME) : "",
-    gname: names ? cString(block, GNAME) : "",
+    uname: owners ? unames.read(block) : "",
+    gname: owners ? gnames.read(block) : "",
     devmajor: isUstar ? numeric(block, DEVMAJOR, "devmajor", offset) : 0,
     devminor: isUstar ? numeric(block, DEVMINOR, "devminor", offset) : 0,
     sparseExtended: isUstar && block[m + 5] === 0x20 && typeflag === "S" && block[482] !== 0,

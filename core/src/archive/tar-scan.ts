@@ -99,7 +99,7 @@ export class TarScanner {
       this.outcome = { state: "end", offset };
       return;
     }
-    const raw = decodeHeader(block, offset, true);
+    const raw = decodeHeader(block, offset, "name");
     if (raw.sparseExtended) throw new Error(`a GNU sparse file at byte ${this.entryStart}`);
     switch (raw.typeflag) {
       case "x":

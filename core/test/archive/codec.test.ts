@@ -189,3 +189,17 @@ test("GNU tar extracts the same names, modes, link targets and times", (t) => {
   assert.equal(lstatSync(at("d/old-fraction")).mtimeMs, -1500);
   assert.equal(lstatSync(at("d/fraction"), { bigint: true }).mtimeNs, 1_767_225_600_125_000_000n);
 });
+
+test("owner names that follow one another each decode as written, whatever the previous header held", () => {
+  // decodeHeader reuses the string of the previous owner name when the bytes match: every
+  // neighbour here differs from the last by a byte, a length, or its absence
+  const owners = ["root", "root", "roo", "rooT", "root", "", "root", "rootx", "r", "u".repeat(31), "u".repeat(30), "wheel", "root"];
+  for (const [i, uname] of owners.entries()) {
+    const gname = owners[owners.length - 1 - i]!;
+    const raw = decodeHeader(encodeHeader({ ...base, name: `d/${i}`, uname, gname }).subarray(0, BLOCK_SIZE), 0);
+    assert.deepEqual([raw.uname, raw.gname], [uname, gname], `entry ${i}`);
+  }
+  const block = encodeHeader({ ...base, uname: "alice", gname: "staff" }).subarray(0, BLOCK_SIZE);
+  assert.deepEqual([decodeHeader(block, 0, "no-owners").uname, decodeHeader(block, 0, "no-owners").gname], ["", ""], "a verify reads no owners");
+  assert.equal(decodeHeader(block, 0).uname, "alice", "and restore still does, right after");
+});

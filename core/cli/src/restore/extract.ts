@@ -166,7 +166,7 @@ class Extractor {
   }
 
   async run(reader: TarReader): Promise<void> {
-    for (let entry = await reader.next(); entry; entry = await reader.next()) {
+    for (let entry = reader.nextBuffered() ?? (await reader.next()); entry; entry = reader.nextBuffered() ?? (await reader.next())) {
       this.report.entries++;
       if (this.turnDue()) await this.turnLoop();
       const check = checkEntryName(entry.name);

@@ -42,7 +42,7 @@ export function fileFilter(patterns: readonly string[]): (name: string) => boole
 export async function* entriesOfTar(tar: Readable): AsyncGenerator<FileLine> {
   const reader = new TarReader(tar);
   try {
-    for (let e = await reader.next(); e; e = await reader.next()) yield { name: e.name, type: e.type, mode: e.mode, size: e.size, mtime: Math.floor(e.mtime) };
+    for (let e = reader.nextBuffered() ?? (await reader.next()); e; e = reader.nextBuffered() ?? (await reader.next())) yield { name: e.name, type: e.type, mode: e.mode, size: e.size, mtime: Math.floor(e.mtime) };
   } finally {
     await reader.close();
   }

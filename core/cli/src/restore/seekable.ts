@@ -15,7 +15,7 @@ import {
 } from "@sov/core/archive";
 import { silentLogger, type ArchiveDecoder, type Logger, type RangeReader } from "@sov/core";
 import { archiveLayers, type DecoderLookup } from "./decode.js";
-import { checkEntryName, MAX_DEPTH, PathFilter } from "./entry-name.js";
+import { checkEntryName, PathFilter, plainPath } from "./entry-name.js";
 
 /** How much compressed data one read fetches while a frame streams through its decoder. */
 const READ_PIECE = 1024 * 1024;
@@ -64,26 +64,20 @@ export function selectEntries(index: DecodedSeekIndex, patterns: readonly string
   const filter = new PathFilter(patterns);
   const selected: SelectedEntry[] = [];
   for (let i = 0; i < index.count; i++) {
-    const path = plainPath(index.name(i));
+    const path = entryPath(index.name(i));
     // an unsafe name is fetched too, so the extractor refuses and reports it as a full read would
     if (path === null || !filter.active || filter.matches(path)) selected.push({ entry: index.entry(i), end: index.end(i) });
   }
   return selected;
 }
 
-/**
- * The path PathFilter matches for `name` (checkEntryName's), with a shortcut for the names
- * nearly every entry has; null when the name is unsafe.
- */
-function plainPath(name: string): string | null {
-  // a name of more than MAX_DEPTH levels is longer than that
-  if (name.length <= MAX_DEPTH && !SPECIAL.test(name)) return name.endsWith("/") ? name.slice(0, -1) : name;
+/** The path PathFilter matches for `name` (checkEntryName's); null when the name is unsafe. */
+function entryPath(name: string): string | null {
+  const path = plainPath(name);
+  if (path !== null) return path;
   const check = checkEntryName(name);
   return check.ok ? check.path : null;
 }
-
-/** What makes a name more than "its path, maybe with a trailing slash". */
-const SPECIAL = /\0|^\/|\/\/|(^|\/)\.\.?(\/|$)|^$/;
 
 /** Tar bytes of the selected entries, fetched frame span by frame span. */
 interface Span {

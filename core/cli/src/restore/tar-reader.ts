@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { errorMessage } from "@sov/core/errors";
-import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, type TarEntry } from "@sov/core/archive";
+import { BLOCK_SIZE as BLOCK, decodeHeader, displayName, isZeroBlock, makeEntry, parsePax, TarFormatError, TYPE, type HeaderStrings, type RawHeader, type TarEntry } from "@sov/core/archive";
 import { chunksOf } from "./chunks.js";
 import { stageOf } from "./stage.js";
 
@@ -13,6 +13,9 @@ const MAX_META_BYTES = 16 * 1024 * 1024;
 const MAX_META_HEADERS = 32;
 const EMPTY = Buffer.alloc(0);
 const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
+/** The type flags of headers that describe the next entry or none (PAX, GNU long names, a volume label), by byte. */
+const EXTENDED = new Uint8Array(256);
+for (const flag of "xXgLKV") EXTENDED[flag.charCodeAt(0)] = 1;
 
 /**
  * Reading the archive failed: a decoder reported damage (age authentication, a compressor
@@ -55,7 +58,11 @@ export class TarReader {
   private globalPax = new Map<string, Buffer>();
   private finished = false;
 
-  constructor(source: Readable | AsyncIterable<Buffer>) {
+  /** `strings`: which of each header's strings the entries carry (decodeHeader's); a reader that never looks at owners leaves them out. */
+  constructor(
+    source: Readable | AsyncIterable<Buffer>,
+    private readonly strings: HeaderStrings = "all",
+  ) {
     this.source = source instanceof Readable ? chunksOf(source) : source[Symbol.asyncIterator]();
   }
 
@@ -93,11 +100,11 @@ export class TarReader {
       }
       let raw;
       try {
-        raw = decodeHeader(block, offset);
+        raw = decodeHeader(block, offset, this.strings);
       } catch (err) {
         this.fail(errorMessage(err));
       }
-      if ("xXgLKV".includes(raw.typeflag)) this.chargeMeta(budget, raw.size, firstOffset);
+      if (EXTENDED[raw.typeflag.charCodeAt(0)]) this.chargeMeta(budget, raw.size, firstOffset);
       switch (raw.typeflag) {
         case "x":
         case "X":
@@ -123,17 +130,46 @@ export class TarReader {
       }
       if (raw.sparseExtended) await this.skipSparseExtensions();
       const records = this.globalPax.size ? new Map([...this.globalPax, ...(pax ?? [])]) : (pax ?? NO_RECORDS);
-      let entry: TarEntry;
-      try {
-        entry = makeEntry(raw, longName, longLink, records, firstOffset);
-      } catch (err) {
-        this.fail(errorMessage(err));
-      }
-      this.current = entry;
-      this.dataLeft = entry.size;
-      this.padLeft = padded(entry.size) - entry.size;
-      return entry;
+      return this.begin(raw, longName, longLink, records, firstOffset);
     }
+  }
+
+  /**
+   * next(), without a promise, for the common entry: a lone header (no extended headers, no
+   * global PAX records) that the chunk in hand holds, with what is left of the entry before.
+   * undefined when only next() can tell; next() then goes on from where this stopped.
+   */
+  nextBuffered(): TarEntry | null | undefined {
+    if (this.finished) return null;
+    if (!this.skipRestBuffered() || this.chunk.length - this.pos < BLOCK || this.globalPax.size !== 0) return undefined;
+    const block = this.chunk.subarray(this.pos, this.pos + BLOCK);
+    // a NUL first byte: the end-of-archive marker, or a header without a name; next() tells which
+    if (block[0] === 0 || EXTENDED[block[TYPE[0]]!]) return undefined;
+    const offset = this.consumed;
+    let raw: RawHeader;
+    try {
+      raw = decodeHeader(block, offset, this.strings);
+    } catch (err) {
+      this.fail(errorMessage(err));
+    }
+    if (raw.sparseExtended) return undefined;
+    this.pos += BLOCK;
+    this.consumed += BLOCK;
+    return this.begin(raw, null, null, NO_RECORDS, offset);
+  }
+
+  /** The entry a header (and what came before it) makes, now the current one. */
+  private begin(raw: RawHeader, longName: string | null, longLink: string | null, records: ReadonlyMap<string, Buffer>, offset: number): TarEntry {
+    let entry: TarEntry;
+    try {
+      entry = makeEntry(raw, longName, longLink, records, offset);
+    } catch (err) {
+      this.fail(errorMessage(err));
+    }
+    this.current = entry;
+    this.dataLeft = entry.size;
+    this.padLeft = padded(entry.size) - entry.size;
+    return entry;
   }
 
   /**

@@ -1,11 +1,11 @@
 /**
- * checkEntryName: the quick check of an ordinary name must give exactly what the component by
- * component check gives, for every mix of the components that matter (empty, `.`, `..`, NUL,
- * a leading or trailing `/`).
+ * checkEntryName and plainPath: the quick check of an ordinary name must give exactly what the
+ * component by component check gives, for every mix of the components that matter (empty, `.`,
+ * `..`, NUL, a leading or trailing `/`).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkEntryName, MAX_DEPTH } from "../../src/restore/entry-name.js";
+import { checkEntryName, MAX_DEPTH, plainPath } from "../../src/restore/entry-name.js";
 
 /** The rule spelled out, one component at a time: what checkEntryName must agree with. */
 function reference(name: string): { ok: true; parts: string[]; path: string } | { ok: false } {
@@ -38,5 +38,9 @@ test("every name gets the answer the component-by-component rule gives", () => {
     const want = reference(name);
     assert.equal(got.ok, want.ok, JSON.stringify(name));
     if (got.ok && want.ok) assert.deepEqual({ parts: got.parts, path: got.path }, { parts: want.parts, path: want.path }, JSON.stringify(name));
+    // plainPath answers only for names that are their own path: never for one the rule refuses
+    const plain = plainPath(name);
+    if (plain !== null) assert.ok(want.ok && plain === want.path, JSON.stringify(name));
+    else if (want.ok && [want.path, `${want.path}/`].includes(name) && want.path !== "") assert.fail(`${JSON.stringify(name)} is plain`);
   }
 });

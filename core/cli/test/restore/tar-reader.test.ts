@@ -17,12 +17,18 @@ async function entries(tar: Buffer, chunk = 512) {
   return out;
 }
 
-/** As entries(), but each piece taken with readBuffered() when the chunk in hand allows, as the extractor does. */
+/** As entries(), but each header and piece taken with nextBuffered() and readBuffered() when the chunk in hand allows, as the extractor does. */
 async function entriesBuffered(tar: Buffer, chunk: number) {
   const reader = new TarReader(readableOf(tar, chunk));
   const out = [];
   let buffered = 0;
-  for (let e = await reader.next(); e; e = await reader.next()) {
+  let headers = 0;
+  const next = async () => {
+    const e = reader.nextBuffered();
+    if (e !== undefined) headers++;
+    return e === undefined ? reader.next() : e;
+  };
+  for (let e = await next(); e; e = await next()) {
     const parts: Buffer[] = [];
     for (let p = reader.readBuffered(); p !== null; p = reader.readBuffered()) {
       if (p === undefined) {
@@ -34,7 +40,7 @@ async function entriesBuffered(tar: Buffer, chunk: number) {
     out.push({ ...e, data: Buffer.concat(parts).toString("latin1") });
   }
   await reader.drain();
-  return { out, buffered, offset: reader.offset };
+  return { out, buffered, headers, offset: reader.offset };
 }
 
 /** The error reading `tar` to its end gives, with the data read with read() or with readBuffered(). */
@@ -61,11 +67,19 @@ describe("TarReader", () => {
     const reference = await entries(tar, tar.length);
     assert.equal(reference.length, sizes.length + 4);
     for (const chunk of [1, 100, 511, 512, 513, 1024, 4096, tar.length]) {
-      const { out, buffered, offset } = await entriesBuffered(tar, chunk);
+      const { out, buffered, headers, offset } = await entriesBuffered(tar, chunk);
       assert.deepEqual(out, reference, `chunk ${chunk}`);
       assert.equal(offset, tar.length, `chunk ${chunk}: every byte counted once`);
       if (chunk >= 4096) assert.ok(buffered > sizes.length, `chunk ${chunk}: pieces came from the chunk in hand (${buffered})`);
+      if (chunk === tar.length) assert.equal(headers, reference.length - 2, "every entry but the first (no chunk yet) and the long-named one came without a promise");
     }
+    // a damaged header is refused with the same message either way
+    const damaged = Buffer.from(tar);
+    const at = reference[4]!.offset;
+    damaged[at + 10] = damaged[at + 10]! ^ 1;
+    const refusal = await failureOf(damaged, 1, false);
+    assert.match(refusal, new RegExp(`checksum mismatch at byte ${at}:`));
+    for (const chunk of [1, 513, 4096, tar.length]) assert.equal(await failureOf(damaged, chunk, true), refusal, `damaged, chunk ${chunk}`);
     // cut inside a header, inside data, inside padding and between entries: the same message, byte offsets included
     for (const cut of [700, 1100, 1536 + 300, 2560, 4000, tar.length - 1024]) {
       const expected = await failureOf(tar.subarray(0, cut), 1, false);
