@@ -150,6 +150,9 @@ export class TarReader {
     try {
       raw = decodeHeader(block, offset, this.strings);
     } catch (err) {
+      // past the block, where next() stands when it refuses the same header
+      this.pos += BLOCK;
+      this.consumed += BLOCK;
       this.fail(errorMessage(err));
     }
     if (raw.sparseExtended) return undefined;

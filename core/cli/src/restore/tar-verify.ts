@@ -34,7 +34,7 @@ export async function verifyTar(tar: Readable | AsyncIterable<Buffer>): Promise<
         report.files++;
         report.bytes += entry.size;
       }
-      const refused = refusal(entry.name) ?? (entry.type === "hardlink" ? refusal(entry.linkname, "hard link target: ") : null);
+      const refused = refusal(entry.name, entry.type !== "directory") ?? (entry.type === "hardlink" ? refusal(entry.linkname, false, "hard link target: ") : null);
       if (refused) report.unsafe.push({ entry: displayName(entry.name), reason: refused });
     }
     await reader.drain();
@@ -47,9 +47,14 @@ export async function verifyTar(tar: Readable | AsyncIterable<Buffer>): Promise<
   return report;
 }
 
-/** Why a restore would refuse `name` (led by `lead`), or null: checkEntryName only for an unusual name. */
-function refusal(name: string, lead = ""): string | null {
+/**
+ * Why a restore would refuse `name` (led by `lead`), or null: checkEntryName only for an unusual
+ * name. An entry that is not a directory may not name TARGET itself (`.`, `./`), as the
+ * extractor says.
+ */
+function refusal(name: string, needsName: boolean, lead = ""): string | null {
   if (plainPath(name) !== null) return null;
   const check = checkEntryName(name);
-  return check.ok ? null : `${lead}${check.reason}`;
+  if (!check.ok) return `${lead}${check.reason}`;
+  return needsName && check.parts.length === 0 ? `${lead}empty name` : null;
 }

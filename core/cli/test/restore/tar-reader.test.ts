@@ -80,6 +80,16 @@ describe("TarReader", () => {
     const refusal = await failureOf(damaged, 1, false);
     assert.match(refusal, new RegExp(`checksum mismatch at byte ${at}:`));
     for (const chunk of [1, 513, 4096, tar.length]) assert.equal(await failureOf(damaged, chunk, true), refusal, `damaged, chunk ${chunk}`);
+    for (const chunk of [1, tar.length]) {
+      const reader = new TarReader(readableOf(damaged, chunk));
+      const seen = [];
+      try {
+        for (let e = reader.nextBuffered() ?? (await reader.next()); e; e = reader.nextBuffered() ?? (await reader.next())) seen.push(e.name);
+      } catch {
+        assert.equal(reader.offset, at + 512, `chunk ${chunk}: the reader stands past the refused header, either way`);
+      }
+      assert.equal(seen.length, 4, `chunk ${chunk}`);
+    }
     // cut inside a header, inside data, inside padding and between entries: the same message, byte offsets included
     for (const cut of [700, 1100, 1536 + 300, 2560, 4000, tar.length - 1024]) {
       const expected = await failureOf(tar.subarray(0, cut), 1, false);

@@ -146,10 +146,20 @@ describe("verifyTar: a well-formed tar, read to its end", () => {
   });
 
   test("entries a restore would refuse are listed, without failing the check", async () => {
-    const tar = await packTar([{ name: "../evil", content: "x" }, { name: "ok", content: "y" }, { name: "h", type: "link", linkname: "/etc/passwd" }]);
+    const tar = await packTar([
+      { name: "../evil", content: "x" },
+      { name: "ok", content: "y" },
+      { name: "h", type: "link", linkname: "/etc/passwd" },
+      { name: "./", type: "directory" },
+      { name: ".", content: "a file in TARGET's place" },
+    ]);
     const r = await verifyTar(readableOf(tar));
     assert.equal(r.ok, true);
-    assert.deepEqual(r.unsafe.map((u) => u.entry), ["../evil", "h"]);
+    assert.deepEqual(r.unsafe.map((u) => [u.entry, u.reason]), [
+      ["../evil", "the name contains '..' (would be written outside TARGET)"],
+      ["h", "hard link target: absolute name (would be written outside TARGET)"],
+      [".", "empty name"],
+    ], "as a restore refuses them; TARGET's own directory entry is fine");
   });
 
   test("an error from a decoder is reported with its stage", async (t) => {
