@@ -4,7 +4,7 @@
 import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./exec.mjs";
-import { sovNodeFlags } from "../../core/cli/dist/src/node-flags.js";
+import { sovNodeEnvLines, sovNodeFlags } from "../../core/cli/dist/src/node-flags.js";
 
 /**
  * Builds `treeDir` (node/, lib/node_modules/, bin/) from the npm pack tarballs. `runtime` is
@@ -47,6 +47,7 @@ function wrapperScript(name, script, flags) {
   return `#!/bin/sh
 # ${name}: runs sov with the Node.js bundled beside it, wherever this tree was unpacked.
 root=$(dirname "$(dirname "$(readlink -f "$0")")")
+${sovNodeEnvLines().join("\n")}
 exec "$root/node/bin/node" ${flags.map((f) => `${f} `).join("")}"$root/${script}" "$@"
 `;
 }

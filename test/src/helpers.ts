@@ -1,4 +1,4 @@
-import { sovNodeFlags } from "@sov/cli";
+import { SOV_NODE_ENV, sovNodeFlags } from "@sov/cli";
 import { execFileSync, spawn, spawnSync, type SpawnOptions } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +8,8 @@ export const REPO = new URL("../../", import.meta.url).pathname.replace(/\/$/, "
 export const SOV_BIN = join(REPO, "core/cli/bin/sov.js");
 /** Node's flags as the launchers pass them (the install wrappers, the package's bin/). */
 export const SOV_NODE_FLAGS = sovNodeFlags();
+/** And the environment they set, unless the caller's has it (spread it first). */
+export { SOV_NODE_ENV };
 export const IN_CI = process.env.CI === "true";
 export const IS_ROOT = process.getuid?.() === 0;
 
@@ -37,7 +39,7 @@ export interface SovResult {
 /** Runs the real `sov` command as a separate process, the way the timer does. */
 export function sov(args: string[], env: Record<string, string> = {}, opts: { input?: string } = {}): SovResult {
   const res = spawnSync(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...SOV_NODE_ENV, ...process.env, ...env },
     encoding: "utf8",
     input: opts.input ?? "",
     timeout: 120_000,
@@ -46,7 +48,7 @@ export function sov(args: string[], env: Record<string, string> = {}, opts: { in
 }
 
 export function sovSpawn(args: string[], env: Record<string, string>, opts: SpawnOptions = {}) {
-  return spawn(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], { env: { ...process.env, ...env }, ...opts });
+  return spawn(process.execPath, [...SOV_NODE_FLAGS, SOV_BIN, ...args], { env: { ...SOV_NODE_ENV, ...process.env, ...env }, ...opts });
 }
 
 /** A fresh age identity from the real age-keygen; returns the identity file and its recipient. */

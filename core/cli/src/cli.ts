@@ -10,7 +10,8 @@ import { buildInfo } from "./build-info.js";
 import { writeMetrics } from "./report/metrics.js";
 import { startProgress } from "./report/progress.js";
 
-export { sovNodeFlags } from "./node-flags.js";
+export { SOV_NODE_ENV, sovNodeFlags } from "./node-flags.js";
+import { SOV_NODE_ENV } from "./node-flags.js";
 export const DEFAULT_LOG_FILE = "/var/log/sovereign-backup.log";
 
 const HELP = `sov: encrypted backups to local disk, a USB stick, or a plugin's destination
@@ -87,7 +88,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const values = parsed.values as Values & { help?: boolean; version?: boolean };
   if (values.version) {
     const build = buildInfo();
-    const flags = process.execArgv.length > 0 ? ` ${process.execArgv.join(" ")}` : "";
+    // what a launcher set (node-flags.ts), so an operator can see how sov was started
+    const launch = [...process.execArgv, ...Object.keys(SOV_NODE_ENV).flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : []))];
+    const flags = launch.length > 0 ? ` ${launch.join(" ")}` : "";
     process.stdout.write(`sov ${build.version} (commit ${build.commit}, Node ${build.node}${flags})\n`);
     return ExitCode.ok;
   }

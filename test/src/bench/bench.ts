@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { hasTool, REPO } from "../helpers.js";
+import { hasTool, REPO, SOV_NODE_ENV } from "../helpers.js";
 import { ensureCorpus, ensureKeypair, parseSize, type Corpus } from "./corpus.js";
 import { offsiteScenario, s3FromEnv } from "./offsite.js";
 import { seekFilesScenario, seekRestoreScenario } from "./seek.js";
@@ -285,6 +285,7 @@ async function main(): Promise<number> {
     work,
     keys,
     sovEnv: {
+      ...SOV_NODE_ENV,
       SOVEREIGN_BACKUP_LOCKDIR: join(work, "lock"),
       SOVEREIGN_BACKUP_LOG: join(work, "sov.log"),
       SOVEREIGN_BACKUP_STATE_DIR: join(work, "state"),

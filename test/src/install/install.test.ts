@@ -97,8 +97,10 @@ test("modes: config directory 0750 (fixed when looser), wrappers 0755, units 064
   const res = spawnSync(join(prefix, "usr/local/bin/sov"), ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /^sov \d+\.\d+\.\d+/);
-  const flags = sovNodeFlags();
-  assert.ok(res.stdout.trimEnd().endsWith(`${process.version}${flags.map((f) => ` ${f}`).join("")})`), `the wrapper starts node with ${flags.join(" ") || "no flags"}: ${res.stdout}`);
+  const flags = [...sovNodeFlags(), "MALLOC_ARENA_MAX=2"];
+  assert.ok(res.stdout.trimEnd().endsWith(`${process.version}${flags.map((f) => ` ${f}`).join("")})`), `the wrapper starts node with ${flags.join(" ")}: ${res.stdout}`);
+  const own = spawnSync(join(prefix, "usr/local/bin/sov"), ["--version"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", MALLOC_ARENA_MAX: "4" } });
+  assert.match(own.stdout, / MALLOC_ARENA_MAX=4\)$/m, "a value the caller set is kept");
 });
 
 test("the bash tool's sovereign-backup script is moved aside, an npm symlink is replaced, never written through", async (t) => {

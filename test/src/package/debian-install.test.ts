@@ -102,7 +102,7 @@ test("the .deb and the tarball install into a fresh Debian 12 without node, npm 
   ok(inRoot(root, `cd /tmp && apt-get install -y ./${basename(deb)}`), "apt-get install ./sov_*.deb");
   t.diagnostic(`apt-get install of the .deb: ${((Date.now() - installStarted) / 1000).toFixed(1)} s`);
   assert.notEqual(inRoot(root, "command -v node").code, 0, "the package puts no node on PATH");
-  assert.match(ok(inRoot(root, "sov --version"), "sov --version"), /^sov \d+\.\d+\.\d+ .*Node v22\.[\d.]+ --single-threaded-gc\)$/m);
+  assert.match(ok(inRoot(root, "sov --version"), "sov --version"), /^sov \d+\.\d+\.\d+ .*Node v22\.[\d.]+ --single-threaded-gc MALLOC_ARENA_MAX=2\)$/m);
   for (const unit of ["sov-backup.service", "sov-backup.timer", "sov-verify.timer"]) assert.ok(existsSync(join(root, "lib/systemd/system", unit)), unit);
   assert.equal(inRoot(root, "ls /etc/systemd/system/timers.target.wants/sov-* 2>/dev/null").stdout, "", "nothing enabled");
   backUpAndRestore(t, root, "sov", "deb");

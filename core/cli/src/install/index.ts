@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadConfig, parseConfigText, shortHostname, type SovConfig, ConfigError, ExitCode, RunError, SovError, errorMessage, type Logger } from "@sov/core";
-import { sovNodeFlags } from "../node-flags.js";
+import { sovNodeEnvLines, sovNodeFlags } from "../node-flags.js";
 import { EXAMPLE_CONFIG } from "./example-config.js";
 import { InstallActions, type InstallChange } from "./fs-actions.js";
 import { installedDestinations, SYSTEM_PATHS, unitOptionsFromConfig } from "./from-config.js";
@@ -239,6 +239,7 @@ export function wrapperScript(name: string, nodePath: string, shimPath: string):
     "#!/bin/sh",
     `# ${name}: ${WRAPPER_MARK}. Runs sov with the node that installed it (the timer's`,
     "# PATH may not have node); re-run `sov install` after moving or upgrading node or sov.",
+    ...sovNodeEnvLines(),
     `exec ${[nodePath, ...(nodePath === process.execPath ? sovNodeFlags() : []), shimPath].map(shellQuote).join(" ")} "$@"`,
     "",
   ].join("\n");
