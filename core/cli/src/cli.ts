@@ -9,9 +9,9 @@ import { COMPILE_CACHE_SUBDIR } from "./compile-cache.js";
 import { buildInfo } from "./build-info.js";
 import { writeMetrics } from "./report/metrics.js";
 import { startProgress } from "./report/progress.js";
+import { SOV_NODE_ENV } from "./node-flags.js";
 
 export { SOV_NODE_ENV, sovNodeFlags } from "./node-flags.js";
-import { SOV_NODE_ENV } from "./node-flags.js";
 export const DEFAULT_LOG_FILE = "/var/log/sovereign-backup.log";
 
 const HELP = `sov: encrypted backups to local disk, a USB stick, or a plugin's destination
@@ -89,7 +89,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (values.version) {
     const build = buildInfo();
     // what a launcher set (node-flags.ts), so an operator can see how sov was started
-    const launch = [...process.execArgv, ...Object.keys(SOV_NODE_ENV).flatMap((name) => (process.env[name] ? [`${name}=${process.env[name]}`] : []))];
+    const launch = [...process.execArgv, ...Object.keys(SOV_NODE_ENV).flatMap((name) => (env[name] ? [`${name}=${env[name]}`] : []))];
     const flags = launch.length > 0 ? ` ${launch.join(" ")}` : "";
     process.stdout.write(`sov ${build.version} (commit ${build.commit}, Node ${build.node}${flags})\n`);
     return ExitCode.ok;

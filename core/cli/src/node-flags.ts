@@ -14,8 +14,9 @@
  * which it sets at about twice sov's 13 MiB of live objects. In two runs of three it then ran out
  * of room every 100-200 ms: a 1 GiB backup made 10 to 24 full collections on the event-loop
  * thread, 0.2-0.5 s of marking, and a small-files restore 15 (0.2 s). A first limit of 64 MiB
- * leaves them at 0 to 2 in every run, and peak RSS where it was (170-191 MiB). Not on Node 22:
- * there the same flag put three backups of six at 203-210 MiB, past the 200 MiB sov keeps to.
+ * leaves them at 0 to 2 in every run; the memory they freed is freed later, which raised a
+ * 4 GiB backup's peak by about 9 MiB (SOV_NODE_ENV below takes most of it back). Not on Node
+ * 22 or 24: there it put 1 GiB backups past the 200 MiB sov keeps to (up to 210 and 241 MiB).
  */
 export function sovNodeFlags(nodeVersion: string = process.version): string[] {
   const major = Number(/^v?(\d+)\./.exec(nodeVersion)?.[1]);

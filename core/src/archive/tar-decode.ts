@@ -60,10 +60,15 @@ export function isZeroBlock(block: Buffer): boolean {
   return block[0] === 0 && block.equals(ZERO_BLOCK);
 }
 
-function cString(block: Buffer, [start, length]: Field): string {
-  if (block[start] === 0) return ""; // most link names, and absent owner names
+function cString(block: Buffer, field: Field): string {
+  if (block[field[0]] === 0) return ""; // most link names, and absent owner names
+  return block.toString("latin1", field[0], cStringEnd(block, field));
+}
+
+/** Where a NUL-terminated field's string ends: at its NUL, or at the field's end without one. */
+function cStringEnd(block: Buffer, [start, length]: Field): number {
   const end = block.indexOf(0, start);
-  return block.toString("latin1", start, end === -1 || end > start + length ? start + length : end);
+  return end === -1 || end > start + length ? start + length : end;
 }
 
 /** The string last made for an owner-name field, and its bytes: the same few names repeat entry after entry. */
@@ -78,9 +83,8 @@ class RepeatedName {
 
   /** The field as cString reads it, without making a string when it holds the previous header's bytes. */
   read(block: Buffer): string {
-    const [start, width] = this.field;
-    let end = start;
-    while (end < start + width && block[end] !== 0) end++;
+    const start = this.field[0];
+    const end = cStringEnd(block, this.field);
     const length = end - start;
     if (length === this.length) {
       let i = 0;

@@ -16,6 +16,7 @@ const NO_RECORDS: ReadonlyMap<string, Buffer> = new Map();
 /** The type flags of headers that describe the next entry or none (PAX, GNU long names, a volume label), by byte. */
 const EXTENDED = new Uint8Array(256);
 for (const flag of "xXgLKV") EXTENDED[flag.charCodeAt(0)] = 1;
+const SPARSE = "S".charCodeAt(0);
 
 /**
  * Reading the archive failed: a decoder reported damage (age authentication, a compressor
@@ -142,22 +143,19 @@ export class TarReader {
   nextBuffered(): TarEntry | null | undefined {
     if (this.finished) return null;
     if (!this.skipRestBuffered() || this.chunk.length - this.pos < BLOCK || this.globalPax.size !== 0) return undefined;
-    const block = this.chunk.subarray(this.pos, this.pos + BLOCK);
-    // a NUL first byte: the end-of-archive marker, or a header without a name; next() tells which
-    if (block[0] === 0 || EXTENDED[block[TYPE[0]]!]) return undefined;
+    // left to next(): a NUL first byte (the end-of-archive marker, or a header without a name),
+    // extended headers, and GNU sparse files, whose map may go on in more blocks
+    const flag = this.chunk[this.pos + TYPE[0]]!;
+    if (this.chunk[this.pos] === 0 || EXTENDED[flag] || flag === SPARSE) return undefined;
     const offset = this.consumed;
+    // taken before it is decoded: a refused header leaves the reader past it, as next() does
+    const block = this.takeBuffered(BLOCK);
     let raw: RawHeader;
     try {
       raw = decodeHeader(block, offset, this.strings);
     } catch (err) {
-      // past the block, where next() stands when it refuses the same header
-      this.pos += BLOCK;
-      this.consumed += BLOCK;
       this.fail(errorMessage(err));
     }
-    if (raw.sparseExtended) return undefined;
-    this.pos += BLOCK;
-    this.consumed += BLOCK;
     return this.begin(raw, null, null, NO_RECORDS, offset);
   }
 
